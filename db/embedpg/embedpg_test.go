@@ -1,0 +1,274 @@
+package embedpg
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"go.uber.org/goleak"
+)
+
+// helperEnv makes the test binary act as a launcher that starts a cluster in the named data
+// directory, prints its URL and waits to be killed.
+const helperEnv = "BENCHD_EMBEDPG_HELPER_DATADIR"
+
+func TestMain(m *testing.M) {
+	if dir := os.Getenv(helperEnv); dir != "" {
+		c, err := Start(context.Background(), Config{DataDir: dir})
+		if err != nil {
+			fmt.Println("ERROR", err)
+			os.Exit(1)
+		}
+		fmt.Println("URL", c.URL())
+		select {} // wait for SIGKILL
+	}
+	goleak.VerifyTestMain(m)
+}
+
+// traversableTempDir returns a temporary directory the postgres user can reach when the
+// tests run as root (t.TempDir is 0700).
+func traversableTempDir(t *testing.T) string {
+	t.Helper()
+	d := t.TempDir()
+	if err := os.Chmod(d, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Dir(d), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func skipWithoutBinaries(t *testing.T) {
+	t.Helper()
+	if _, err := FindBinDir(""); err != nil {
+		t.Skip("no PostgreSQL server binaries:", err)
+	}
+}
+
+func exec1(t *testing.T, url, sql string, args ...any) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatalf("connecting to %s: %v", url, err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, sql, args...); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+}
+
+func count(t *testing.T, url, table string) int {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatalf("connecting to %s: %v", url, err)
+	}
+	defer conn.Close(ctx)
+	var n int
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM "+table).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestEphemeralStartStop(t *testing.T) {
+	skipWithoutBinaries(t)
+	c, err := Start(context.Background(), Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec1(t, c.URL(), "CREATE TABLE t (x int)")
+	root := filepath.Dir(c.DataDir())
+	if err := c.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(root); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("for ephemeral directory %s after Stop, got stat error %v, want not exist", root, err)
+	}
+	if err := c.Stop(); err != nil {
+		t.Errorf("second Stop: got %v, want nil", err)
+	}
+}
+
+func TestStopOnContextCancel(t *testing.T) {
+	skipWithoutBinaries(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	c, err := Start(ctx, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	select {
+	case <-c.exited:
+	case <-time.After(30 * time.Second):
+		t.Fatal("server still running 30 s after its context was cancelled")
+	}
+	_ = c.Stop()
+}
+
+func TestRestartKeepsData(t *testing.T) {
+	skipWithoutBinaries(t)
+	dir := filepath.Join(traversableTempDir(t), "pgdata")
+	c, err := Start(context.Background(), Config{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec1(t, c.URL(), "CREATE TABLE kept (x int); INSERT INTO kept VALUES (1), (2)")
+	if err := c.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	c, err = Start(context.Background(), Config{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop()
+	if got := count(t, c.URL(), "kept"); got != 2 {
+		t.Errorf("for rows after restart, got %d, want 2", got)
+	}
+}
+
+// TestSurvivesSIGKILL kills a launcher process with SIGKILL and starts the same data
+// directory again: the server must have gone with its launcher and the data must be there.
+// A postmaster.pid naming a live process that is not postgres (a reused pid) must not stop
+// the restart either.
+func TestSurvivesSIGKILL(t *testing.T) {
+	skipWithoutBinaries(t)
+	dir := filepath.Join(traversableTempDir(t), "pgdata")
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), helperEnv+"="+dir)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "URL ") {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		t.Fatalf("helper: got %q, %v, want a URL line", line, err)
+	}
+	url := strings.TrimSpace(strings.TrimPrefix(line, "URL "))
+	exec1(t, url, "CREATE TABLE kept (x int); INSERT INTO kept VALUES (1), (2), (3)")
+
+	pidBytes, err := os.ReadFile(filepath.Join(dir, "postmaster.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	serverPid, _ := strconv.Atoi(strings.SplitN(string(pidBytes), "\n", 2)[0])
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	deadline := time.Now().Add(20 * time.Second)
+	for processAlive(serverPid) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if processAlive(serverPid) {
+		t.Errorf("server pid %d still alive 20 s after its launcher was SIGKILLed", serverPid)
+	}
+
+	// Leave a stale pid file naming a live process that is not postgres: this one.
+	stale := strings.Replace(string(pidBytes), strconv.Itoa(serverPid), strconv.Itoa(os.Getpid()), 1)
+	if err := os.WriteFile(filepath.Join(dir, "postmaster.pid"), []byte(stale), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Start(context.Background(), Config{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop()
+	if got := count(t, c.URL(), "kept"); got != 3 {
+		t.Errorf("for rows after SIGKILL and restart, got %d, want 3", got)
+	}
+}
+
+func TestSweepRemovesKilledEphemeralClusters(t *testing.T) {
+	o, err := serverOwner()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := tempRoot(o)
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	leftover, err := os.MkdirTemp(tmp, ephemeralPrefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(leftover, ownerFile), []byte(strconv.Itoa(dead.Process.Pid)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	live, err := os.MkdirTemp(tmp, ephemeralPrefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(live)
+	if err := writeOwner(live); err != nil {
+		t.Fatal(err)
+	}
+	sweep(tmp, nopLogger())
+	if _, err := os.Stat(leftover); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("for a dead launcher's directory, got stat error %v, want it removed", err)
+	}
+	if _, err := os.Stat(live); err != nil {
+		t.Errorf("for a live launcher's directory, got stat error %v, want it kept", err)
+	}
+}
+
+func TestMissingBinaries(t *testing.T) {
+	_, err := Start(context.Background(), Config{BinDir: t.TempDir()})
+	if !errors.Is(err, ErrNoBinaries) {
+		t.Fatalf("got %v, want ErrNoBinaries", err)
+	}
+	for _, want := range []string{"PostgreSQL", "DATABASE_URL"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("for the error %q, want it to name %q", err, want)
+		}
+	}
+}
+
+// BenchmarkStart measures a warm start and stop of an existing persistent cluster.
+func BenchmarkStart(b *testing.B) {
+	if _, err := FindBinDir(""); err != nil {
+		b.Skip(err)
+	}
+	dir, err := os.MkdirTemp("/tmp", "benchd-bench-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	_ = os.Chmod(dir, 0o755)
+	c, err := Start(context.Background(), Config{DataDir: filepath.Join(dir, "data")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	_ = c.Stop()
+	b.ReportAllocs()
+	for b.Loop() {
+		c, err := Start(context.Background(), Config{DataDir: filepath.Join(dir, "data")})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := c.Stop(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func nopLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

@@ -1,0 +1,35 @@
+-- name: ResultInsertMany :copyfrom
+INSERT INTO results (run_id, name, procs, unit, better, samples, n, median, ci_lo, ci_hi)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10);
+
+-- name: ResultListByRun :many
+SELECT * FROM results WHERE run_id = $1 ORDER BY name, unit;
+
+-- name: BenchmarkHistory :many
+-- The newest points of one benchmark/unit on a branch and testbed (runs_series_idx, then
+-- results' unique (run_id, name, unit) index per run).
+SELECT r.id AS run_id, r.commit_sha, r.started_at, res.median, res.ci_lo, res.ci_hi, res.n
+FROM runs r
+JOIN results res ON res.run_id = r.id AND res.name = sqlc.arg('name') AND res.unit = sqlc.arg('unit')
+WHERE r.project_id = (SELECT p.id FROM projects p WHERE p.name = sqlc.arg('project'))
+  AND r.branch_id = (SELECT b.id FROM branches b JOIN projects p ON p.id = b.project_id
+                     WHERE p.name = sqlc.arg('project') AND b.name = sqlc.arg('branch'))
+  AND r.testbed_id = (SELECT t.id FROM testbeds t WHERE t.name = sqlc.arg('testbed'))
+  AND r.status = 'done'
+ORDER BY r.started_at DESC, r.id DESC
+LIMIT sqlc.arg('lim');
+
+-- name: BenchmarkList :many
+-- The benchmarks (name, unit) measured in the newest runs of a branch on a testbed.
+SELECT res.name, res.unit, max(res.better)::smallint AS better, count(*) AS runs
+FROM results res
+JOIN (SELECT r.id FROM runs r
+      WHERE r.project_id = (SELECT p.id FROM projects p WHERE p.name = sqlc.arg('project'))
+        AND r.branch_id = (SELECT b.id FROM branches b JOIN projects p ON p.id = b.project_id
+                           WHERE p.name = sqlc.arg('project') AND b.name = sqlc.arg('branch'))
+        AND r.testbed_id = (SELECT t.id FROM testbeds t WHERE t.name = sqlc.arg('testbed'))
+        AND r.status = 'done'
+      ORDER BY r.started_at DESC, r.id DESC
+      LIMIT sqlc.arg('runs')) recent ON recent.id = res.run_id
+GROUP BY res.name, res.unit
+ORDER BY res.name, res.unit;

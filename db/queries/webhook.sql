@@ -1,0 +1,7 @@
+-- name: WebhookDeliveryInsert :one
+INSERT INTO webhook_deliveries (delivery_id, event) VALUES ($1, $2)
+ON CONFLICT (delivery_id) DO NOTHING
+RETURNING delivery_id;
+
+-- name: WebhookDeliverySetJob :execrows
+UPDATE webhook_deliveries SET job_id = $2 WHERE delivery_id = $1;
