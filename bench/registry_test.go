@@ -1,0 +1,190 @@
+package bench
+
+import (
+	"encoding/base64"
+	"encoding/binary"
+	"math/rand/v2"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+// keys are 32-character base64url IDs (24 random bytes, as sessioncore generates them),
+// deterministic so that every implementation sees the same ones.
+var keys = sync.OnceValue(func() []string {
+	const n = 1_000_000
+	rng := rand.New(rand.NewChaCha8([32]byte{'b', 'e', 'n', 'c', 'h'}))
+	out := make([]string, n)
+	var raw [24]byte
+	for i := range out {
+		for j := 0; j < len(raw); j += 8 {
+			binary.LittleEndian.PutUint64(raw[j:], rng.Uint64())
+		}
+		out[i] = base64.RawURLEncoding.EncodeToString(raw[:])
+	}
+	return out
+})
+
+// lookupOrder returns the first n keys in a random order, so a lookup among 1,000,000
+// entries is not helped by the order they were inserted in.
+func lookupOrder(n int) []string {
+	ks := keys()[:n]
+	out := make([]string, n)
+	for i, j := range rand.New(rand.NewPCG(1, 2)).Perm(n) {
+		out[i] = ks[j]
+	}
+	return out
+}
+
+var sink atomic.Bool
+
+// BenchmarkRegistry runs the same registry operations on every implementation:
+//
+//   - op=create/n=100000: insert fresh keys into a registry holding 100,000–200,000 entries
+//     (it is rebuilt with the timer stopped every 100,000 inserts);
+//   - op=lookup/n=1000 and n=1000000: find an existing key, keys in random order;
+//   - op=lookup/n=1000/goroutines=2: the same from 2 goroutines (RunParallel), as lookups/s;
+//   - op=memory/n=1000000: live heap growth after GC per entry (B/entry), keys included.
+func BenchmarkRegistry(b *testing.B) {
+	for _, im := range impls {
+		b.Run("impl="+im.name, func(b *testing.B) {
+			b.Run("op=create/n=100000", func(b *testing.B) { benchCreate(b, im, 100_000) })
+			b.Run("op=lookup/n=1000", func(b *testing.B) { benchLookup(b, im, 1000) })
+			b.Run("op=lookup/n=1000000", func(b *testing.B) { benchLookup(b, im, 1_000_000) })
+			b.Run("op=lookup/n=1000/goroutines=2", func(b *testing.B) { benchLookupParallel(b, im, 1000) })
+			b.Run("op=memory/n=1000000", func(b *testing.B) { benchMemory(b, im, 1_000_000) })
+		})
+	}
+}
+
+// fill returns a registry of im holding ks.
+func fill(b *testing.B, im impl, ks []string) registry {
+	b.Helper()
+	r := im.new()
+	for _, k := range ks {
+		if err := r.create(k); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return r
+}
+
+func benchCreate(b *testing.B, im impl, live int) {
+	all := keys()
+	base, fresh := all[:live], all[live:2*live]
+	r := fill(b, im, base)
+	i := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		if i == len(fresh) {
+			b.StopTimer()
+			r.close()
+			r = fill(b, im, base)
+			i = 0
+			b.StartTimer()
+		}
+		if err := r.create(fresh[i]); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+	b.StopTimer()
+	r.close()
+}
+
+func benchLookup(b *testing.B, im impl, n int) {
+	r := fill(b, im, keys()[:n])
+	defer r.close()
+	order := lookupOrder(n)
+	i := 0
+	found := true
+	b.ReportAllocs()
+	for b.Loop() {
+		found = found && r.lookup(order[i])
+		i++
+		if i == n {
+			i = 0
+		}
+	}
+	if !found {
+		b.Fatal("a key was not found")
+	}
+	sink.Store(found)
+}
+
+func benchLookupParallel(b *testing.B, im impl, n int) {
+	r := fill(b, im, keys()[:n])
+	defer r.close()
+	order := lookupOrder(n)
+	var start atomic.Int64
+	var missed atomic.Bool
+	b.ReportAllocs()
+	b.SetParallelism(1) // GOMAXPROCS goroutines: 2 on the reference machine
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := int(start.Add(int64(n/2))) % n
+		for pb.Next() {
+			if !r.lookup(order[i]) {
+				missed.Store(true)
+			}
+			i++
+			if i == n {
+				i = 0
+			}
+		}
+	})
+	if missed.Load() {
+		b.Fatal("a key was not found")
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lookups/s")
+}
+
+func benchMemory(b *testing.B, im impl, n int) {
+	ks := keys()[:n]
+	var perEntry float64
+	b.ReportAllocs()
+	for b.Loop() {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		r := im.new()
+		for _, k := range ks {
+			// A fresh copy: the registry owns its key, as it would with keys read from the wire.
+			if err := r.create(strings.Clone(k)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		perEntry = float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(n)
+		runtime.KeepAlive(r)
+		r.close()
+	}
+	b.ReportMetric(perEntry, "B/entry")
+}
+
+// BenchmarkFloor measures this machine's floor for a lookup among many entries: one
+// dependent random 8-byte read over 256 MiB (a pointer chase, so reads cannot overlap).
+func BenchmarkFloor(b *testing.B) {
+	b.Run("op=random-read/mib=256", func(b *testing.B) {
+		const words = 256 << 20 / 4
+		next := make([]uint32, words)
+		// One random cycle through all words (Sattolo's algorithm).
+		for i := range next {
+			next[i] = uint32(i)
+		}
+		rng := rand.New(rand.NewPCG(3, 4))
+		for i := len(next) - 1; i > 0; i-- {
+			j := rng.IntN(i)
+			next[i], next[j] = next[j], next[i]
+		}
+		p := uint32(0)
+		b.ReportAllocs()
+		for b.Loop() {
+			p = next[p]
+		}
+		sink.Store(p == 0)
+	})
+}

@@ -1,0 +1,17 @@
+// Package sessioncore runs many small sessions as logical processes: each session handles its
+// messages one at a time (Call for request/reply, Cast for fire-and-forget) through a
+// user-supplied Handler, lives in a sharded Registry with an exact size cap and a create-rate
+// limit, expires after an idle TTL (and optionally an absolute lifetime), follows a validated
+// state machine, and can own connections in a Pool that delivers messages through bounded
+// per-connection queues.
+//
+// An idle session holds no goroutine and no runtime timer: it is a ~128 B struct, a registry
+// map entry and, when it has a TTL, a place in a bucketed timing wheel. A message sent to an
+// idle session either runs the handler inline on the caller's goroutine (Call, when the
+// session is idle and its mailbox empty) or schedules the session on the registry's shared
+// worker pool (Cast, or Call to a busy session). The registry's background goroutines — the
+// coarse clock/expiry ticker and the workers — are stopped by Registry.Close.
+//
+// Persistence is optional and pluggable through Persister (sessioncore/pgstore implements it
+// for PostgreSQL). See docs/sessioncore.md for the policies and the benchmark suites.
+package sessioncore

@@ -1,0 +1,150 @@
+package sessioncore
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+)
+
+func TestIdleTTLRefreshedByActivity(t *testing.T) {
+	clk := NewManualClock(time.Unix(1_000_000, 0))
+	p := newMemPersister()
+	r := newTestRegistry(t, Config{Clock: clk, TTL: 10 * time.Second, ExpiryResolution: 100 * time.Millisecond, Persister: p})
+	ctx := t.Context()
+	touched, _ := r.Start(ctx, Spec{Key: "touched"})
+	called, _ := r.Start(ctx, Spec{Key: "called"})
+	_, _ = r.Start(ctx, Spec{Key: "idle"})
+	_, _ = r.Start(ctx, Spec{Key: "forever", TTL: -1})
+	for range 5 { // 25 s in steps of 5 s: the active ones stay, idle goes after 10 s
+		clk.Advance(5 * time.Second)
+		touched.Touch()
+		if _, err := called.Call(ctx, Ping{}); err != nil {
+			t.Fatal(err)
+		}
+		r.CleanupExpired()
+	}
+	got := r.List()
+	slices.Sort(got)
+	if want := []string{"called", "forever", "touched"}; !slices.Equal(got, want) {
+		t.Errorf("after 25 s, got %v, want %v", got, want)
+	}
+	if touched.Expired() {
+		t.Error("for Expired on a touched session, got true")
+	}
+	clk.Advance(11 * time.Second)
+	if !touched.Expired() {
+		t.Error("for Expired 11 s after the last touch, got false")
+	}
+	if n := r.CleanupExpired(); n != 2 {
+		t.Errorf("for CleanupExpired 11 s later, got %d, want 2", n)
+	}
+	if got := r.List(); !slices.Equal(got, []string{"forever"}) {
+		t.Errorf("at the end, got %v, want [forever]", got)
+	}
+	if st := r.Stats(); st.Expired != 3 {
+		t.Errorf("for Stats.Expired, got %d, want 3", st.Expired)
+	}
+	if len(p.deleted) != 3 {
+		t.Errorf("for persister deletes, got %v, want 3", p.deleted)
+	}
+}
+
+func TestAbsoluteLifetime(t *testing.T) {
+	clk := NewManualClock(time.Unix(1_000_000, 0))
+	r := newTestRegistry(t, Config{Clock: clk, ExpiryResolution: time.Second})
+	s, _ := r.Start(t.Context(), Spec{Key: "l", Lifetime: 5 * time.Second})
+	for range 4 {
+		clk.Advance(time.Second)
+		s.Touch() // activity does not extend a lifetime
+		r.CleanupExpired()
+	}
+	if !r.Started("l") {
+		t.Fatal("expired before its lifetime")
+	}
+	clk.Advance(3 * time.Second)
+	if n := r.CleanupExpired(); n != 1 || r.Started("l") {
+		t.Errorf("after the lifetime, got %d expired, Started %v", n, r.Started("l"))
+	}
+}
+
+// TestExpiryOnlyVisitsDue checks that sessions that do not expire are not visited: after a
+// sweep, the non-expiring sessions are still in their buckets, untouched.
+func TestExpiryOnlyVisitsDue(t *testing.T) {
+	clk := NewManualClock(time.Unix(1_000_000, 0))
+	r := newTestRegistry(t, Config{Clock: clk, ExpiryResolution: time.Second})
+	ctx := t.Context()
+	for i := range 1000 {
+		_, _ = r.Start(ctx, Spec{Key: fmt.Sprintf("long%d", i), TTL: time.Hour})
+	}
+	for i := range 10 {
+		_, _ = r.Start(ctx, Spec{Key: fmt.Sprintf("short%d", i), TTL: time.Second})
+	}
+	buckets := func() (n int) {
+		for i := range r.shards {
+			n += len(r.shards[i].wheel)
+		}
+		return n
+	}
+	before := buckets()
+	clk.Advance(3 * time.Second)
+	if n := r.CleanupExpired(); n != 10 {
+		t.Fatalf("for CleanupExpired, got %d, want 10", n)
+	}
+	if r.Count() != 1000 {
+		t.Errorf("for Count, got %d, want 1000", r.Count())
+	}
+	if after := buckets(); after >= before {
+		t.Errorf("for wheel buckets, got %d after, %d before, want the due ones gone", after, before)
+	}
+	// With a real clock the registry's ticker expires sessions by itself.
+	r2 := newTestRegistry(t, Config{ExpiryResolution: 10 * time.Millisecond, ClockResolution: time.Millisecond})
+	_, _ = r2.Start(ctx, Spec{Key: "auto", TTL: 20 * time.Millisecond})
+	deadline := time.Now().Add(5 * time.Second)
+	for r2.Started("auto") && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if r2.Started("auto") {
+		t.Error("the ticker never expired a session with a 20 ms TTL")
+	}
+}
+
+func TestTouchIsExpiredDoNotAllocate(t *testing.T) {
+	r := newTestRegistry(t, Config{TTL: time.Minute})
+	s, _ := r.Start(t.Context(), Spec{Key: "a"})
+	if a := testing.AllocsPerRun(100, func() { s.Touch(); _ = s.Expired() }); a != 0 {
+		t.Errorf("for Touch and Expired, got %v allocs, want 0", a)
+	}
+}
+
+// TestSweepTrimsMailbox checks that a session in use gives its mailbox buffers back when the
+// sweep re-buckets it after it went quiet.
+func TestSweepTrimsMailbox(t *testing.T) {
+	clk := NewManualClock(time.Unix(1_000_000, 0))
+	r := newTestRegistry(t, Config{Clock: clk, TTL: 10 * time.Second, ExpiryResolution: time.Second})
+	ctx := t.Context()
+	s, _ := r.Start(ctx, Spec{Key: "m"})
+	for i := range 20 {
+		_ = s.Cast(Put{Key: "k", Value: i})
+	}
+	if v, err := s.Call(ctx, Get{Key: "k"}); err != nil || v != 19 {
+		t.Fatalf("after 20 casts, got %v %v, want 19", v, err)
+	}
+	buffers := func() int {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return cap(s.ext.q) + cap(s.ext.spare)
+	}
+	if buffers() == 0 {
+		t.Skip("the casts ran without leaving a buffer to trim")
+	}
+	clk.Advance(8 * time.Second)
+	s.Touch()
+	clk.Advance(5 * time.Second) // the first bucket is due: re-bucketed, not expired
+	if n := r.CleanupExpired(); n != 0 {
+		t.Fatalf("for CleanupExpired, got %d, want 0", n)
+	}
+	if b := buffers(); b != 0 {
+		t.Errorf("after the sweep, got %d buffer slots, want 0", b)
+	}
+}

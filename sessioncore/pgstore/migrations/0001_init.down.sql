@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS session_commands;
+DROP TABLE IF EXISTS sessions;

@@ -1,0 +1,515 @@
+package sessioncore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Errors returned by the registry. They are returned unwrapped on hot paths so a rejection
+// does not allocate; match them with errors.Is.
+var (
+	// ErrNotFound: no live session has that ID.
+	ErrNotFound = errors.New("session not found")
+	// ErrAlreadyStarted: a live session already has that key.
+	ErrAlreadyStarted = errors.New("session already started")
+	// ErrLimitReached: the registry holds MaxSessions sessions.
+	ErrLimitReached = errors.New("session limit reached")
+	// ErrRateLimited: starts exceed CreateRate.
+	ErrRateLimited = errors.New("session create rate exceeded")
+	// ErrUnknownHandler: Spec.Handler names no registered handler.
+	ErrUnknownHandler = errors.New("unknown handler")
+	// ErrMailboxFull: a Cast found the session's mailbox full (MailboxSize).
+	ErrMailboxFull = errors.New("mailbox full")
+	// ErrClosed: the registry is closed.
+	ErrClosed = errors.New("registry closed")
+	// ErrCallTimeout: a Call waited CallTimeout for a busy session.
+	ErrCallTimeout = errors.New("call timed out")
+)
+
+// Spec describes a session to start.
+type Spec struct {
+	// Key is the session's ID: 1–64 of [A-Za-z0-9_-]; empty means a generated ID (NewID).
+	Key string
+	// Handler names the handler factory (empty: DefaultHandler).
+	Handler string
+	// Arg is passed to the handler factory.
+	Arg any
+	// TTL is the idle TTL (0: Config.TTL; negative: never expires when idle).
+	TTL time.Duration
+	// Lifetime is the absolute lifetime (0: Config.Lifetime; negative: unlimited).
+	Lifetime time.Duration
+}
+
+type handlerKind struct {
+	name    string
+	factory HandlerFactory // nil for the default handler
+}
+
+var defaultKind = &handlerKind{name: DefaultHandler}
+
+// shard is one part of the registry: a map and the expiry wheel of its sessions.
+type shard struct {
+	mu       sync.RWMutex
+	m        map[string]*Session
+	wheel    map[int64]*bucket // expiry tick → the bucket's list
+	last     *bucket           // the bucket used last (nil: none), at lastTick
+	lastTick int64
+	swept    int64    // last tick swept
+	_        [64]byte // keep shards on separate cache lines
+}
+
+// Registry holds sessions by ID. It is safe for concurrent use. Close it to stop its
+// goroutines and terminate its sessions.
+type Registry struct {
+	cfg     Config
+	machine *Machine
+	kinds   map[string]*handlerKind
+	seed    maphash.Seed
+	shards  []shard
+	mask    uint64
+	res     int64 // expiry resolution in ns
+	ttl     int64 // default TTL in ns
+	life    int64 // default lifetime in ns
+
+	now    *atomic.Int64 // coarse clock, Unix ns
+	ownNow atomic.Int64
+
+	live    atomic.Int64
+	max     int64
+	limiter gcra
+
+	runq   chan *Session
+	stop   chan struct{}
+	wg     sync.WaitGroup
+	closed atomic.Bool
+
+	st counters
+}
+
+// New returns a started registry. It returns an error for an invalid Config.
+func New(cfg Config) (*Registry, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	r := &Registry{
+		cfg:     cfg,
+		machine: cfg.Machine,
+		kinds:   map[string]*handlerKind{DefaultHandler: defaultKind},
+		seed:    maphash.MakeSeed(),
+		shards:  make([]shard, cfg.Shards),
+		mask:    uint64(cfg.Shards - 1),
+		res:     int64(cfg.ExpiryResolution),
+		ttl:     int64(cfg.TTL),
+		life:    int64(cfg.Lifetime),
+		max:     int64(cfg.MaxSessions),
+		runq:    make(chan *Session, 4096),
+		stop:    make(chan struct{}),
+	}
+	for name, f := range cfg.Handlers {
+		if f == nil {
+			return nil, fmt.Errorf("checking config: handler %q has a nil factory", name)
+		}
+		r.kinds[name] = &handlerKind{name: name, factory: f}
+	}
+	if cfg.CreateRate > 0 {
+		r.limiter.interval = int64(float64(time.Second) / cfg.CreateRate)
+		r.limiter.tolerance = r.limiter.interval * int64(cfg.CreateBurst)
+	}
+	manual, isManual := cfg.Clock.(*ManualClock)
+	if isManual {
+		r.now = &manual.ns
+	} else {
+		r.now = &r.ownNow
+		r.ownNow.Store(cfg.Clock.Now().UnixNano())
+	}
+	tick := r.now.Load() / r.res
+	for i := range r.shards {
+		r.shards[i].m = make(map[string]*Session)
+		r.shards[i].wheel = make(map[int64]*bucket)
+		r.shards[i].swept = tick
+	}
+	r.wg.Add(cfg.Workers)
+	for range cfg.Workers {
+		go r.worker()
+	}
+	if !isManual {
+		r.wg.Add(1)
+		go r.ticker()
+	}
+	return r, nil
+}
+
+// ticker refreshes the coarse clock and sweeps expired sessions. Note: one ticker per registry
+// instead of a runtime timer per session: timers cost ~64 B and a heap operation per touch.
+func (r *Registry) ticker() {
+	defer r.wg.Done()
+	t := time.NewTicker(r.cfg.ClockResolution)
+	defer t.Stop()
+	nextSweep := r.now.Load() + r.res
+	for {
+		select {
+		case <-r.stop:
+			return
+		case <-t.C:
+			now := r.cfg.Clock.Now().UnixNano()
+			r.ownNow.Store(now)
+			if now >= nextSweep {
+				r.sweep(now)
+				nextSweep = now + r.res
+			}
+		}
+	}
+}
+
+func (r *Registry) worker() {
+	defer r.wg.Done()
+	for {
+		select {
+		case s := <-r.runq:
+			s.drain()
+		case <-r.stop:
+			for {
+				select {
+				case s := <-r.runq:
+					s.drain()
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+// submit hands a session whose caller set busy to a worker.
+func (r *Registry) submit(s *Session) {
+	select {
+	case r.runq <- s:
+	default:
+		// Note: the run queue is full (thousands of sessions have work); a goroutine per
+		// busy session past that point keeps Cast non-blocking and exits when drained.
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			s.drain()
+		}()
+	}
+}
+
+func (r *Registry) shardOf(id string) *shard {
+	return &r.shards[maphash.String(r.seed, id)&r.mask]
+}
+
+// Machine returns the registry's state machine.
+func (r *Registry) Machine() *Machine { return r.machine }
+
+// Now returns the registry's coarse clock (refreshed every ClockResolution).
+func (r *Registry) Now() time.Time { return time.Unix(0, r.now.Load()) }
+
+// Start starts a session described by spec and returns it. It returns ErrClosed,
+// an error wrapping ErrInvalidKey, ErrUnknownHandler, ErrRateLimited, ErrLimitReached,
+// ErrAlreadyStarted, the handler factory's error (wrapped) or the Persister's Save error
+// (wrapped; the session is then removed and its slot freed).
+func (r *Registry) Start(ctx context.Context, spec Spec) (*Session, error) {
+	if r.closed.Load() {
+		return nil, ErrClosed
+	}
+	var t0 time.Time
+	if r.cfg.Hooks.OnStart != nil {
+		t0 = time.Now()
+	}
+	id := spec.Key
+	if id == "" {
+		id = NewID()
+	} else if !validKey(id) {
+		r.st.rejectedKey.Add(1)
+		return nil, ValidateKey(id)
+	}
+	kind := defaultKind
+	if spec.Handler != "" && spec.Handler != DefaultHandler {
+		if kind = r.kinds[spec.Handler]; kind == nil {
+			r.st.rejectedKey.Add(1)
+			return nil, ErrUnknownHandler
+		}
+	}
+	now := r.now.Load()
+	if !r.limiter.allow(now) {
+		r.st.rejectedRate.Add(1)
+		return nil, ErrRateLimited
+	}
+	if !r.reserve() {
+		r.st.rejectedLimit.Add(1)
+		return nil, ErrLimitReached
+	}
+	var h Handler
+	if kind.factory != nil {
+		if r.Started(id) { // do not run the factory for a key that is taken
+			r.live.Add(-1)
+			r.st.rejectedDup.Add(1)
+			return nil, ErrAlreadyStarted
+		}
+		var err error
+		if h, err = kind.factory(id, spec.Arg); err != nil {
+			r.live.Add(-1)
+			return nil, fmt.Errorf("starting session %s: %w", id, err)
+		}
+	}
+	// Note: the session is allocated before taking the shard lock, not after the duplicate
+	// check under it: an allocation may assist the GC for microseconds, and a lock held through
+	// that stalls every start and lookup on the shard. A rejected duplicate pays the allocation.
+	s := &Session{id: id, reg: r, kind: kind, handler: h, created: now}
+	s.lastActive.Store(now)
+	if spec.TTL > 0 {
+		s.ttl = int64(spec.TTL)
+	} else if spec.TTL == 0 {
+		s.ttl = r.ttl
+	}
+	if life := int64(spec.Lifetime); life > 0 {
+		s.hard = now + life
+	} else if life == 0 && r.life > 0 {
+		s.hard = now + r.life
+	}
+	sh := r.shardOf(id)
+	sh.mu.Lock()
+	if _, dup := sh.m[id]; dup {
+		sh.mu.Unlock()
+		r.live.Add(-1)
+		r.st.rejectedDup.Add(1)
+		return nil, ErrAlreadyStarted
+	}
+	sh.m[id] = s
+	if d := s.deadline(); d != 0 {
+		sh.wheelInsert(s, r.tickOf(d))
+	}
+	sh.mu.Unlock()
+	r.st.created.Add(1)
+	if p := r.cfg.Persister; p != nil {
+		if err := p.Save(ctx, s.record()); err != nil {
+			if r.remove(s) {
+				r.end(ctx, s, ErrStartAborted, false)
+			}
+			return nil, fmt.Errorf("starting session %s: saving: %w", id, err)
+		}
+	}
+	if h := r.cfg.Hooks.OnStart; h != nil {
+		h(id, time.Since(t0))
+	}
+	return s, nil
+}
+
+// reserve takes a slot under MaxSessions. Note: a CAS loop rather than Add-then-undo, so a
+// start racing for the last slot never makes another start fail spuriously.
+func (r *Registry) reserve() bool {
+	if r.max == 0 {
+		r.live.Add(1)
+		return true
+	}
+	for {
+		n := r.live.Load()
+		if n >= r.max {
+			return false
+		}
+		if r.live.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+// Lookup returns the live session with ID id, or nil and false.
+func (r *Registry) Lookup(id string) (*Session, bool) {
+	sh := r.shardOf(id)
+	sh.mu.RLock()
+	s, ok := sh.m[id]
+	sh.mu.RUnlock()
+	return s, ok
+}
+
+// Started reports whether a live session has ID id.
+func (r *Registry) Started(id string) bool {
+	_, ok := r.Lookup(id)
+	return ok
+}
+
+// Count returns the number of live sessions (including starts in progress).
+func (r *Registry) Count() int { return int(r.live.Load()) }
+
+// List returns the IDs of the live sessions, in no particular order (empty: none).
+func (r *Registry) List() []string { return r.list("") }
+
+// ListByHandler returns the IDs of the live sessions running handler name, in no particular
+// order (empty: none).
+func (r *Registry) ListByHandler(name string) []string {
+	if name == "" {
+		name = DefaultHandler
+	}
+	return r.list(name)
+}
+
+func (r *Registry) list(handler string) []string {
+	ids := make([]string, 0, r.Count())
+	for i := range r.shards {
+		sh := &r.shards[i]
+		sh.mu.RLock()
+		for id, s := range sh.m {
+			if handler == "" || s.kind.name == handler {
+				ids = append(ids, id)
+			}
+		}
+		sh.mu.RUnlock()
+	}
+	return ids
+}
+
+// Call looks up session id and calls it (see Session.Call). It returns ErrNotFound for a
+// missing session.
+func (r *Registry) Call(ctx context.Context, id string, msg any) (any, error) {
+	s, ok := r.Lookup(id)
+	if !ok {
+		r.st.errors.Add(1)
+		return nil, ErrNotFound
+	}
+	return s.Call(ctx, msg)
+}
+
+// Cast looks up session id and casts to it (see Session.Cast). It returns ErrNotFound for a
+// missing session.
+func (r *Registry) Cast(id string, msg any) error {
+	s, ok := r.Lookup(id)
+	if !ok {
+		r.st.errors.Add(1)
+		return ErrNotFound
+	}
+	return s.Cast(msg)
+}
+
+// Terminate ends session id with reason ErrTerminated. It returns ErrNotFound for a missing
+// session, or the Persister's Delete error (wrapped; the session is ended anyway). The
+// handler's Terminate runs before Terminate returns unless a message is being handled, in
+// which case it runs right after that message.
+func (r *Registry) Terminate(ctx context.Context, id string) error {
+	sh := r.shardOf(id)
+	sh.mu.Lock()
+	s, ok := sh.m[id]
+	if ok {
+		delete(sh.m, id)
+		sh.wheelRemove(s)
+	}
+	sh.mu.Unlock()
+	if !ok {
+		return ErrNotFound
+	}
+	return r.end(ctx, s, ErrTerminated, false)
+}
+
+// remove takes s out of its shard; false when it was no longer there.
+func (r *Registry) remove(s *Session) bool {
+	sh := r.shardOf(s.id)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if sh.m[s.id] != s {
+		return false
+	}
+	delete(sh.m, s.id)
+	sh.wheelRemove(s)
+	return true
+}
+
+// end finishes a session already removed from its shard: marks it dead, frees its slot, runs
+// the handler's Terminate (now if nobody is running it, else by its current runner; owned
+// means the caller is that runner), fails queued calls, deletes it from the Persister.
+func (r *Registry) end(ctx context.Context, s *Session, reason error, owned bool) error {
+	s.mu.Lock()
+	if s.dead {
+		s.mu.Unlock()
+		return nil
+	}
+	s.dead = true
+	s.reason = reasonCode(reason)
+	run := owned || !s.busy
+	s.busy = true
+	var q []envelope
+	if run {
+		q = s.takeQueueLocked()
+	}
+	s.mu.Unlock()
+	r.live.Add(-1)
+	switch reason {
+	case ErrExpired:
+		r.st.expired.Add(1)
+	case ErrCrashed:
+		r.st.crashed.Add(1)
+	default:
+		r.st.terminated.Add(1)
+	}
+	if run {
+		s.finishDead(q)
+	}
+	var err error
+	if p := r.cfg.Persister; p != nil && reason != ErrShutdown {
+		if e := p.Delete(ctx, s.id); e != nil {
+			err = fmt.Errorf("deleting session %s: %w", s.id, e)
+		}
+	}
+	if h := r.cfg.Hooks.OnStop; h != nil {
+		h(s.id, reason)
+	}
+	return err
+}
+
+// Close terminates every session (reason ErrShutdown, not deleted from the Persister so they
+// can be restored), stops the registry's goroutines and waits for running handlers to finish.
+// Calls after Close return ErrClosed. Close is idempotent and returns nil.
+func (r *Registry) Close() error {
+	if !r.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	for i := range r.shards {
+		sh := &r.shards[i]
+		sh.mu.Lock()
+		all := make([]*Session, 0, len(sh.m))
+		for _, s := range sh.m {
+			all = append(all, s)
+		}
+		clear(sh.m)
+		clear(sh.wheel)
+		sh.last = nil
+		sh.mu.Unlock()
+		for _, s := range all {
+			s.prev, s.next, s.bucket = nil, nil, 0
+			_ = r.end(context.Background(), s, ErrShutdown, false)
+		}
+	}
+	close(r.stop)
+	r.wg.Wait()
+	return nil
+}
+
+// gcra is an atomic token bucket (generic cell rate algorithm). Note: golang.org/x/time/rate
+// takes a mutex and reads time.Now on every call; this is one CAS on the coarse clock.
+type gcra struct {
+	tat       atomic.Int64 // theoretical arrival time, ns
+	interval  int64        // ns per start; 0 = unlimited
+	tolerance int64        // burst × interval
+}
+
+func (g *gcra) allow(now int64) bool {
+	if g.interval == 0 {
+		return true
+	}
+	for {
+		old := g.tat.Load()
+		tat := max(old, now)
+		next := tat + g.interval
+		if next-now > g.tolerance {
+			return false
+		}
+		if g.tat.CompareAndSwap(old, next) {
+			return true
+		}
+	}
+}

@@ -1,0 +1,519 @@
+package sessioncore
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Session is one live session: a logical process that handles its messages one at a time.
+// It holds no goroutine while idle. Its methods are safe for concurrent use; after the session
+// ended they return ErrNotFound.
+type Session struct {
+	id         string
+	reg        *Registry
+	kind       *handlerKind
+	handler    Handler      // nil: the default handler
+	lastActive atomic.Int64 // coarse Unix ns of the last activity
+	created    int64        // Unix ns
+	ttl        int64        // idle TTL in ns, 0: none
+	hard       int64        // absolute deadline in Unix ns, 0: none
+
+	// Guarded by the shard's lock: the expiry wheel's intrusive list.
+	prev, next *Session
+	bucket     int64 // wheel tick, 0: not in the wheel
+
+	state atomic.Uint32
+
+	mu     sync.Mutex
+	busy   bool  // someone (an inline caller or a worker) owns the handler
+	dead   bool  // ended; never runs a handler again
+	reason uint8 // why it ended (reasons index)
+	ext    *sessionExt
+}
+
+// sessionExt holds what an idle session rarely needs, allocated on first use.
+type sessionExt struct {
+	q     []envelope     // mailbox, oldest first
+	spare []envelope     // the buffer the owner gave back, reused by the next take
+	kv    map[string]any // the default handler's store
+}
+
+// envelope is a queued message; w is nil for a cast.
+type envelope struct {
+	msg any
+	w   *waiter
+}
+
+type waiter struct {
+	ctx context.Context
+	ch  chan callResult
+}
+
+type callResult struct {
+	reply any
+	err   error
+}
+
+var waiterPool = sync.Pool{New: func() any { return &waiter{ch: make(chan callResult, 1)} }}
+
+var reasons = [...]error{nil, ErrTerminated, ErrExpired, ErrCrashed, ErrShutdown, ErrStartAborted}
+
+func reasonCode(err error) uint8 {
+	for i, e := range reasons {
+		if e == err {
+			return uint8(i)
+		}
+	}
+	return 1
+}
+
+// ID returns the session's ID.
+func (s *Session) ID() string { return s.id }
+
+// Handler returns the name of the session's handler.
+func (s *Session) Handler() string { return s.kind.name }
+
+// State returns the session's current state.
+func (s *Session) State() State { return State(s.state.Load()) }
+
+// Touch records activity now (the registry's coarse clock), pushing back idle expiry. It does
+// not allocate; with a Persister it also calls Persister.Touch.
+func (s *Session) Touch() {
+	now := s.reg.now.Load()
+	s.lastActive.Store(now)
+	if p := s.reg.cfg.Persister; p != nil {
+		p.Touch(s.id, time.Unix(0, now))
+	}
+}
+
+// Expired reports whether the session's idle TTL or lifetime has run out by the registry's
+// coarse clock. An expired session stays reachable until the next sweep.
+func (s *Session) Expired() bool {
+	now := s.reg.now.Load()
+	if s.ttl != 0 && now-s.lastActive.Load() >= s.ttl {
+		return true
+	}
+	return s.hard != 0 && now >= s.hard
+}
+
+// deadline returns when the session expires as things stand (0: never).
+func (s *Session) deadline() int64 {
+	var d int64
+	if s.ttl != 0 {
+		d = s.lastActive.Load() + s.ttl
+	}
+	if s.hard != 0 && (d == 0 || s.hard < d) {
+		d = s.hard
+	}
+	return d
+}
+
+// Transition moves the session to state to. It returns the machine's *TransitionError
+// (without allocating) when the edge is not allowed, ErrNotFound when the session ended, or
+// the Persister's Save error (wrapped; the transition is kept).
+func (s *Session) Transition(ctx context.Context, to State) error {
+	r := s.reg
+	var t0 time.Time
+	if r.cfg.Hooks.OnTransition != nil {
+		t0 = time.Now()
+	}
+	var from State
+	for {
+		cur := s.state.Load()
+		from = State(cur)
+		if err := r.machine.Check(from, to); err != nil {
+			return err
+		}
+		if s.state.CompareAndSwap(cur, uint32(to)) {
+			break
+		}
+	}
+	if p := r.cfg.Persister; p != nil {
+		if err := p.Save(ctx, s.record()); err != nil {
+			return fmt.Errorf("transition of session %s: saving: %w", s.id, err)
+		}
+	}
+	if h := r.cfg.Hooks.OnTransition; h != nil {
+		h(s.id, from, to, time.Since(t0))
+	}
+	return nil
+}
+
+// Call sends msg to the session and returns the handler's reply. When the session is idle the
+// handler runs on the calling goroutine (with ctx); otherwise the call is queued and Call waits
+// for the reply until ctx is done or, when ctx has no deadline, Config.CallTimeout passes
+// (ErrCallTimeout). Calls are not refused for a full mailbox: each waiting caller is its own
+// backpressure. A panic in the handler ends the session (ErrCrashed) and is returned as an error
+// wrapping ErrCrashed.
+func (s *Session) Call(ctx context.Context, msg any) (any, error) {
+	r := s.reg
+	if r.closed.Load() {
+		return nil, ErrClosed
+	}
+	var t0 time.Time
+	hook := r.cfg.Hooks.OnCall
+	if hook != nil {
+		t0 = time.Now()
+	}
+	r.st.calls.Add(1)
+	s.mu.Lock()
+	if s.dead {
+		s.mu.Unlock()
+		r.st.errors.Add(1)
+		return nil, ErrNotFound
+	}
+	if !s.busy && s.queuedLocked() == 0 {
+		s.busy = true
+		s.mu.Unlock()
+		s.Touch()
+		reply, err, crashed := s.invokeCall(ctx, msg)
+		if crashed {
+			s.crash()
+		} else {
+			s.release()
+		}
+		if err != nil {
+			r.st.errors.Add(1)
+		}
+		if hook != nil {
+			hook(s.id, time.Since(t0), err)
+		}
+		return reply, err
+	}
+	w := waiterPool.Get().(*waiter)
+	w.ctx = ctx
+	s.pushLocked(envelope{msg: msg, w: w})
+	s.mu.Unlock()
+	s.Touch()
+	var timeout <-chan time.Time
+	if _, ok := ctx.Deadline(); !ok {
+		t := time.NewTimer(r.cfg.CallTimeout)
+		defer t.Stop()
+		timeout = t.C
+	}
+	var res callResult
+	select {
+	case res = <-w.ch:
+		w.ctx = nil
+		waiterPool.Put(w)
+	case <-ctx.Done():
+		res.err = fmt.Errorf("calling session %s: %w", s.id, ctx.Err())
+	case <-timeout:
+		res.err = fmt.Errorf("calling session %s: %w", s.id, ErrCallTimeout)
+	}
+	if res.err != nil {
+		r.st.errors.Add(1)
+	}
+	if hook != nil {
+		hook(s.id, time.Since(t0), res.err)
+	}
+	return res.reply, res.err
+}
+
+// Cast queues msg for the session's HandleCast and returns at once. It returns ErrMailboxFull
+// when Config.MailboxSize messages are already queued, ErrNotFound when the session ended.
+func (s *Session) Cast(msg any) error {
+	r := s.reg
+	if r.closed.Load() {
+		return ErrClosed
+	}
+	s.mu.Lock()
+	if s.dead {
+		s.mu.Unlock()
+		r.st.errors.Add(1)
+		return ErrNotFound
+	}
+	if s.queuedLocked() >= r.cfg.MailboxSize {
+		s.mu.Unlock()
+		r.st.errors.Add(1)
+		r.st.mailboxFull.Add(1)
+		if h := r.cfg.Hooks.OnCast; h != nil {
+			h(s.id, ErrMailboxFull)
+		}
+		return ErrMailboxFull
+	}
+	s.pushLocked(envelope{msg: msg})
+	sched := !s.busy
+	s.busy = true
+	s.mu.Unlock()
+	s.Touch()
+	r.st.casts.Add(1)
+	if sched {
+		r.submit(s)
+	}
+	if h := r.cfg.Hooks.OnCast; h != nil {
+		h(s.id, nil)
+	}
+	return nil
+}
+
+// Terminate ends the session with reason ErrTerminated (see Registry.Terminate). It returns
+// ErrNotFound when the session already ended.
+func (s *Session) Terminate(ctx context.Context) error {
+	if !s.reg.remove(s) {
+		return ErrNotFound
+	}
+	return s.reg.end(ctx, s, ErrTerminated, false)
+}
+
+// Info describes a session at one moment.
+type Info struct {
+	// ID is the session's ID.
+	ID string
+	// Handler is the handler's name.
+	Handler string
+	// State is the state machine's state, StateName its name.
+	State     State
+	StateName string
+	// CreatedAt and LastActive are by the registry's coarse clock.
+	CreatedAt, LastActive time.Time
+	// ExpiresAt is when the session expires if it stays idle (zero: never).
+	ExpiresAt time.Time
+	// Mailbox is the number of queued messages.
+	Mailbox int
+}
+
+// Info returns a snapshot of the session.
+func (s *Session) Info() Info {
+	st := s.State()
+	in := Info{
+		ID: s.id, Handler: s.kind.name, State: st, StateName: s.reg.machine.Name(st),
+		CreatedAt: time.Unix(0, s.created), LastActive: time.Unix(0, s.lastActive.Load()),
+	}
+	if d := s.deadline(); d != 0 {
+		in.ExpiresAt = time.Unix(0, d)
+	}
+	s.mu.Lock()
+	in.Mailbox = s.queuedLocked()
+	s.mu.Unlock()
+	return in
+}
+
+func (s *Session) record() Record {
+	in := s.Info()
+	return Record{
+		ID: s.id, Handler: in.Handler, State: in.StateName,
+		CreatedAt: in.CreatedAt.UTC(), LastActive: in.LastActive.UTC(), ExpiresAt: in.ExpiresAt,
+	}
+}
+
+func (s *Session) extLocked() *sessionExt {
+	if s.ext == nil {
+		s.ext = &sessionExt{}
+	}
+	return s.ext
+}
+
+func (s *Session) pushLocked(e envelope) {
+	x := s.extLocked()
+	x.q = append(x.q, e)
+}
+
+func (s *Session) queuedLocked() int {
+	if s.ext == nil {
+		return 0
+	}
+	return len(s.ext.q)
+}
+
+// takeQueueLocked takes every queued message, leaving the spare buffer for new ones.
+func (s *Session) takeQueueLocked() []envelope {
+	x := s.ext
+	if x == nil || len(x.q) == 0 {
+		return nil
+	}
+	q := x.q
+	x.q, x.spare = x.spare, nil
+	return q
+}
+
+// giveBackLocked returns a processed batch's buffer for reuse (bursts' big buffers are freed).
+func (s *Session) giveBackLocked(q []envelope) {
+	if q == nil || s.ext == nil || s.ext.spare != nil {
+		return
+	}
+	s.ext.spare = q[:0]
+}
+
+// idleLocked frees buffers grown past the mailbox bound (a burst of calls) when the session
+// goes idle. Buffers within the bound are kept for the next burst, and freed by trim.
+func (s *Session) idleLocked() {
+	if x := s.ext; x != nil {
+		limit := 2 * s.reg.cfg.MailboxSize
+		if cap(x.spare) > limit {
+			x.spare = nil
+		}
+		if len(x.q) == 0 && cap(x.q) > limit {
+			x.q = nil
+		}
+	}
+}
+
+// trim frees an idle session's mailbox buffers. The expiry sweep calls it when it re-buckets a
+// session that is still in use, so a session that goes quiet gives its buffers back within one
+// TTL.
+func (s *Session) trim() {
+	s.mu.Lock()
+	if x := s.ext; x != nil && !s.busy && len(x.q) == 0 {
+		x.q, x.spare = nil, nil
+	}
+	s.mu.Unlock()
+}
+
+// release gives up ownership after an inline call: hands queued work to a worker, or finishes
+// the session if it was ended meanwhile.
+func (s *Session) release() {
+	s.mu.Lock()
+	if s.dead {
+		q := s.takeQueueLocked()
+		s.mu.Unlock()
+		s.finishDead(q)
+		return
+	}
+	if s.queuedLocked() != 0 {
+		s.mu.Unlock()
+		s.reg.submit(s)
+		return
+	}
+	s.busy = false
+	s.mu.Unlock()
+}
+
+// drainBatch is how many messages a worker handles for one session before requeueing it, so
+// one flooded session does not starve the others.
+const drainBatch = 64
+
+// drain runs queued messages as the session's owner, taking the whole mailbox under one lock
+// and handling it without the lock, so senders and the owner rarely contend.
+func (s *Session) drain() {
+	var batch []envelope
+	for done := 0; ; {
+		s.mu.Lock()
+		s.giveBackLocked(batch)
+		if s.dead {
+			q := s.takeQueueLocked()
+			s.mu.Unlock()
+			s.finishDead(q)
+			return
+		}
+		if s.queuedLocked() == 0 {
+			s.busy = false
+			s.idleLocked()
+			s.mu.Unlock()
+			return
+		}
+		if done >= drainBatch {
+			s.mu.Unlock()
+			s.reg.submit(s)
+			return
+		}
+		batch = s.takeQueueLocked()
+		s.mu.Unlock()
+		for i, e := range batch {
+			batch[i] = envelope{}
+			if !s.process(e) {
+				s.failCalls(batch[i+1:])
+				return
+			}
+		}
+		done += len(batch)
+	}
+}
+
+// process handles one queued message; false when the handler crashed.
+func (s *Session) process(e envelope) bool {
+	if e.w == nil {
+		if s.invokeCast(e.msg) {
+			s.crash()
+			return false
+		}
+		return true
+	}
+	if err := e.w.ctx.Err(); err != nil {
+		e.w.ch <- callResult{err: err} // the caller gave up; do not run the handler
+		return true
+	}
+	reply, err, crashed := s.invokeCall(e.w.ctx, e.msg)
+	e.w.ch <- callResult{reply, err}
+	if crashed {
+		s.crash()
+		return false
+	}
+	return true
+}
+
+func (s *Session) invokeCall(ctx context.Context, msg any) (reply any, err error, crashed bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			reply, crashed = nil, true
+			err = fmt.Errorf("session %s: handler panicked: %v: %w", s.id, p, ErrCrashed)
+		}
+	}()
+	if s.handler == nil {
+		reply, err = s.defaultCall(msg)
+	} else {
+		reply, err = s.handler.HandleCall(ctx, msg)
+	}
+	return reply, err, false
+}
+
+func (s *Session) invokeCast(msg any) (crashed bool) {
+	defer func() {
+		if recover() != nil {
+			crashed = true
+		}
+	}()
+	if s.handler == nil {
+		s.defaultCast(msg)
+	} else {
+		s.handler.HandleCast(msg)
+	}
+	return false
+}
+
+// crash ends the session after its handler panicked; the caller owns the session.
+func (s *Session) crash() {
+	if s.reg.remove(s) {
+		_ = s.reg.end(context.Background(), s, ErrCrashed, true)
+		return
+	}
+	// Already removed by a concurrent Terminate or expiry. If its end already ran it left the
+	// cleanup to us (we were busy); if not, give up ownership so that end does it.
+	s.mu.Lock()
+	if !s.dead {
+		s.busy = false
+		s.mu.Unlock()
+		return
+	}
+	q := s.takeQueueLocked()
+	s.mu.Unlock()
+	s.finishDead(q)
+}
+
+// failCalls answers the calls in q, taken by a crashed owner, with ErrCrashed.
+func (s *Session) failCalls(q []envelope) { s.failCallsWith(q, ErrCrashed) }
+
+func (s *Session) failCallsWith(q []envelope, reason error) {
+	for _, e := range q {
+		if e.w != nil {
+			e.w.ch <- callResult{err: fmt.Errorf("calling session %s: %w: %w", s.id, ErrNotFound, reason)}
+		}
+	}
+}
+
+// finishDead fails queued calls and runs the handler's Terminate; run once, by the owner.
+func (s *Session) finishDead(q []envelope) {
+	s.mu.Lock()
+	reason := reasons[s.reason]
+	s.mu.Unlock()
+	s.failCallsWith(q, reason)
+	if s.handler != nil {
+		func() {
+			defer func() { _ = recover() }() // a panicking Terminate must not take the caller down
+			s.handler.Terminate(reason)
+		}()
+	}
+}

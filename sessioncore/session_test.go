@@ -1,0 +1,273 @@
+package sessioncore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestDefaultHandler(t *testing.T) {
+	r := newTestRegistry(t, Config{})
+	ctx := t.Context()
+	s, err := r.Start(ctx, Spec{Key: "d"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(msg, want any) {
+		t.Helper()
+		got, err := s.Call(ctx, msg)
+		if err != nil || got != want {
+			t.Errorf("for Call(%#v), got %#v, %v, want %#v", msg, got, err, want)
+		}
+	}
+	check(Ping{}, "pong")
+	check(GetState{}, Connecting)
+	check(Get{Key: "a"}, nil)
+	check(Put{Key: "a", Value: 1}, nil)
+	check(Get{Key: "a"}, 1)
+	check(Delete{Key: "a"}, nil)
+	check(Get{Key: "a"}, nil)
+	check("echo me", "echo me")
+	if err := s.Cast(Put{Key: "b", Value: "cast"}); err != nil {
+		t.Fatal(err)
+	}
+	// The call is queued behind the cast or runs after it: either way it sees the cast.
+	check(Get{Key: "b"}, "cast")
+}
+
+// TestCastOrder checks that casts and calls from one goroutine are handled in order, one at a
+// time.
+func TestCastOrder(t *testing.T) {
+	h := newFuncHandler()
+	var mu sync.Mutex
+	var seen []int
+	running := 0
+	h.cast = func(msg any) {
+		mu.Lock()
+		running++
+		if running != 1 {
+			t.Errorf("for concurrency, got %d handlers running, want 1", running)
+		}
+		seen = append(seen, msg.(int))
+		running--
+		mu.Unlock()
+	}
+	h.call = func(_ context.Context, msg any) (any, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(seen), nil
+	}
+	r := newTestRegistry(t, Config{MailboxSize: 1000, Handlers: map[string]HandlerFactory{"h": factoryOf(map[string]*funcHandler{"o": h})}})
+	s, err := r.Start(t.Context(), Spec{Key: "o", Handler: "h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 500 {
+		if err := s.Cast(i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := s.Call(t.Context(), "count")
+	if err != nil || n != 500 {
+		t.Fatalf("for the call after 500 casts, got %v %v, want 500", n, err)
+	}
+	for i, v := range seen {
+		if v != i {
+			t.Fatalf("for cast %d, got %d, want in order", i, v)
+		}
+	}
+}
+
+func TestFullMailbox(t *testing.T) {
+	h := newFuncHandler()
+	block := make(chan struct{})
+	h.call = func(context.Context, any) (any, error) { <-block; return nil, nil }
+	r := newTestRegistry(t, Config{MailboxSize: 3, Handlers: map[string]HandlerFactory{"h": factoryOf(map[string]*funcHandler{"m": h})}})
+	s, _ := r.Start(t.Context(), Spec{Key: "m", Handler: "h"})
+	done := make(chan struct{})
+	go func() { defer close(done); _, _ = s.Call(context.Background(), "block") }()
+	waitBusy(t, s)
+	for i := range 3 {
+		if err := s.Cast(i); err != nil {
+			t.Fatalf("for cast %d of 3, got %v", i, err)
+		}
+	}
+	if err := s.Cast(3); !errors.Is(err, ErrMailboxFull) {
+		t.Errorf("for the 4th cast, got %v, want ErrMailboxFull", err)
+	}
+	if got := s.Info().Mailbox; got != 3 {
+		t.Errorf("for Info.Mailbox, got %d, want 3", got)
+	}
+	close(block)
+	<-done
+	if _, err := s.Call(t.Context(), "sync"); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(h.castsSeen()); got != 3 {
+		t.Errorf("for casts handled, got %d, want 3", got)
+	}
+	if st := r.Stats(); st.MailboxFull != 1 {
+		t.Errorf("for Stats.MailboxFull, got %d, want 1", st.MailboxFull)
+	}
+}
+
+func TestCallTimeout(t *testing.T) {
+	h := newFuncHandler()
+	block := make(chan struct{})
+	h.call = func(_ context.Context, msg any) (any, error) {
+		if msg == "block" {
+			<-block
+		}
+		return msg, nil
+	}
+	r := newTestRegistry(t, Config{CallTimeout: 20 * time.Millisecond, Handlers: map[string]HandlerFactory{"h": factoryOf(map[string]*funcHandler{"t": h})}})
+	s, _ := r.Start(t.Context(), Spec{Key: "t", Handler: "h"})
+	done := make(chan struct{})
+	go func() { defer close(done); _, _ = s.Call(context.Background(), "block") }()
+	waitBusy(t, s)
+	if _, err := s.Call(context.Background(), "waits"); !errors.Is(err, ErrCallTimeout) {
+		t.Errorf("for a call to a busy session without deadline, got %v, want ErrCallTimeout", err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Millisecond)
+	defer cancel()
+	if _, err := s.Call(ctx, "waits"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("for a call with a context deadline, got %v, want DeadlineExceeded", err)
+	}
+	close(block)
+	<-done
+	if got, err := s.Call(t.Context(), "after"); err != nil || got != "after" {
+		t.Errorf("for a call after the timeouts, got %v %v", got, err)
+	}
+}
+
+func TestHandlerPanic(t *testing.T) {
+	bad, good := newFuncHandler(), newFuncHandler()
+	bad.call = func(context.Context, any) (any, error) { panic("boom") }
+	r := newTestRegistry(t, Config{Handlers: map[string]HandlerFactory{"h": factoryOf(map[string]*funcHandler{"bad": bad, "good": good})}})
+	ctx := t.Context()
+	sb, _ := r.Start(ctx, Spec{Key: "bad", Handler: "h"})
+	sg, _ := r.Start(ctx, Spec{Key: "good", Handler: "h"})
+	_, err := sb.Call(ctx, "x")
+	if !errors.Is(err, ErrCrashed) {
+		t.Fatalf("for a call whose handler panics, got %v, want ErrCrashed", err)
+	}
+	if reason := bad.waitEnded(t); reason != ErrCrashed {
+		t.Errorf("for the crashed session's reason, got %v, want ErrCrashed", reason)
+	}
+	if r.Started("bad") {
+		t.Error("the crashed session is still registered")
+	}
+	if got, err := sg.Call(ctx, "fine"); err != nil || got != "fine" {
+		t.Errorf("for the other session, got %v %v, want it untouched", got, err)
+	}
+	// A panic in a cast crashes the session too, run on a worker.
+	castBad := newFuncHandler()
+	castBad.cast = func(any) { panic("cast boom") }
+	r2 := newTestRegistry(t, Config{Handlers: map[string]HandlerFactory{"h": factoryOf(map[string]*funcHandler{"c": castBad})}})
+	sc, _ := r2.Start(ctx, Spec{Key: "c", Handler: "h"})
+	if err := sc.Cast("x"); err != nil {
+		t.Fatal(err)
+	}
+	if reason := castBad.waitEnded(t); reason != ErrCrashed {
+		t.Errorf("for a cast crash, got %v, want ErrCrashed", reason)
+	}
+	if st := r.Stats(); st.Crashed != 1 || st.Live != 1 {
+		t.Errorf("for Stats, got %+v, want 1 crashed 1 live", st)
+	}
+}
+
+// TestQueuedCallsFailOnTerminate checks that callers waiting on a session that ends get an
+// error at once, not a timeout.
+func TestQueuedCallsFailOnTerminate(t *testing.T) {
+	h := newFuncHandler()
+	block := make(chan struct{})
+	h.call = func(_ context.Context, msg any) (any, error) {
+		if msg == "block" {
+			<-block
+		}
+		return msg, nil
+	}
+	r := newTestRegistry(t, Config{CallTimeout: time.Minute, Handlers: map[string]HandlerFactory{"h": factoryOf(map[string]*funcHandler{"q": h})}})
+	s, _ := r.Start(t.Context(), Spec{Key: "q", Handler: "h"})
+	go func() { _, _ = s.Call(context.Background(), "block") }()
+	waitBusy(t, s)
+	errc := make(chan error, 3)
+	for range 3 {
+		go func() { _, err := s.Call(context.Background(), "queued"); errc <- err }()
+	}
+	for s.Info().Mailbox < 3 {
+		time.Sleep(time.Millisecond)
+	}
+	if err := s.Terminate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	close(block)
+	for range 3 {
+		if err := <-errc; !errors.Is(err, ErrNotFound) || !errors.Is(err, ErrTerminated) {
+			t.Errorf("for a queued call of a terminated session, got %v, want ErrNotFound and ErrTerminated", err)
+		}
+	}
+	h.waitEnded(t)
+}
+
+func TestConcurrentCalls(t *testing.T) {
+	h := newFuncHandler()
+	inside := 0
+	var mu sync.Mutex
+	h.call = func(_ context.Context, msg any) (any, error) {
+		mu.Lock()
+		inside++
+		n := inside
+		mu.Unlock()
+		if n != 1 {
+			return nil, fmt.Errorf("%d handlers inside", n)
+		}
+		time.Sleep(time.Microsecond)
+		mu.Lock()
+		inside--
+		mu.Unlock()
+		return msg, nil
+	}
+	r := newTestRegistry(t, Config{Handlers: map[string]HandlerFactory{"h": factoryOf(map[string]*funcHandler{"c": h})}})
+	s, _ := r.Start(t.Context(), Spec{Key: "c", Handler: "h"})
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 100 {
+				got, err := s.Call(t.Context(), g*1000+i)
+				if err != nil || got != g*1000+i {
+					t.Errorf("for call %d/%d, got %v %v", g, i, got, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func TestTransitionsAndInfo(t *testing.T) {
+	clk := NewManualClock(time.Unix(1_000_000, 0))
+	r := newTestRegistry(t, Config{Clock: clk, TTL: time.Minute})
+	ctx := t.Context()
+	s, _ := r.Start(ctx, Spec{Key: "i"})
+	for _, to := range []State{Authenticating, CharacterSelection, Playing, Disconnected, Playing, CharacterSelection} {
+		if err := s.Transition(ctx, to); err != nil {
+			t.Fatalf("transition to %v: %v", to, err)
+		}
+	}
+	err := s.Transition(ctx, Connecting)
+	var te *TransitionError
+	if !errors.As(err, &te) || te.From != CharacterSelection || te.To != Connecting || !errors.Is(err, ErrTransition) {
+		t.Fatalf("for CharacterSelection→Connecting, got %v, want a TransitionError naming both", err)
+	}
+	if err.Error() != "transition from character_selection to connecting not allowed" {
+		t.Errorf("for the error text, got %q", err)
+	}
+	in := s.Info()
+	if in.ID != "i" || in.StateName != "character_selection" || in.ExpiresAt != clk.Now().Add(time.Minute) {
+		t.Errorf("for Info, got %+v", in)
+	}
+}
