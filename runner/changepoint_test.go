@@ -1,0 +1,100 @@
+package runner
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestChangePointsPrecisionRecall generates series with known level shifts of 3–6 noise
+// standard deviations (and, in a tenth of the points, outliers of up to 4 SD) and checks
+// that detection finds them (±2 points) with precision and recall ≥ 0.9.
+func TestChangePointsPrecisionRecall(t *testing.T) {
+	rng := rand.New(rand.NewPCG(42, 7))
+	const series = 200
+	var truth, found, hits int
+	for s := range series {
+		n := 60 + rng.IntN(140)
+		shifts := rng.IntN(4) // 0..3 shifts
+		var at []int
+		for len(at) < shifts {
+			c := 10 + rng.IntN(n-20)
+			ok := true
+			for _, a := range at {
+				if abs(a-c) < 10 {
+					ok = false
+				}
+			}
+			if ok {
+				at = append(at, c)
+			}
+		}
+		x := make([]float64, n)
+		level := 100.0
+		for i := range x {
+			for _, a := range at {
+				if i == a {
+					sign := 1.0
+					if rng.IntN(2) == 0 {
+						sign = -1
+					}
+					level += sign * (3 + 3*rng.Float64())
+				}
+			}
+			x[i] = level + rng.NormFloat64()
+			if rng.IntN(10) == 0 {
+				x[i] += 4 * (rng.Float64()*2 - 1)
+			}
+		}
+		cps := ChangePoints(x, ChangePointOptions{Seed: uint64(s) + 1})
+		truth += len(at)
+		found += len(cps)
+		for _, a := range at {
+			for _, cp := range cps {
+				if abs(cp.Index-a) <= 2 {
+					hits++
+					break
+				}
+			}
+		}
+	}
+	precision := float64(hits) / float64(max(found, 1))
+	recall := float64(hits) / float64(max(truth, 1))
+	t.Logf("change points: %d true, %d found, %d matched: precision %.3f, recall %.3f", truth, found, hits, precision, recall)
+	if precision < 0.9 || recall < 0.9 {
+		t.Errorf("got precision %.3f recall %.3f, want both ≥ 0.9", precision, recall)
+	}
+}
+
+func TestChangePointsSimple(t *testing.T) {
+	x := []float64{10, 10.1, 9.9, 10, 10.2, 9.8, 10, 10.1, 20, 20.2, 19.9, 20.1, 20, 19.8, 20.1, 20}
+	cps := ChangePoints(x, ChangePointOptions{})
+	if len(cps) != 1 || cps[0].Index != 8 || math.Abs(cps[0].Delta-1) > 0.05 {
+		t.Fatalf("got %+v, want one change point at 8 with delta ≈ +100%%", cps)
+	}
+	if got := ChangePoints(x[:5], ChangePointOptions{}); len(got) != 0 {
+		t.Errorf("for 5 points, got %+v, want none", got)
+	}
+	flat := make([]float64, 50)
+	if got := ChangePoints(flat, ChangePointOptions{}); len(got) != 0 {
+		t.Errorf("for a constant series, got %+v, want none", got)
+	}
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+func TestHistoryVerdict(t *testing.T) {
+	slower := []float64{10, 10.2, 9.9, 10.1, 10, 9.8, 10.1, 12, 12.1, 11.9, 12.2, 12}
+	v, ok := HistoryVerdict("Create/n=100", "sec/op", LowerBetter, slower, ChangePointOptions{})
+	if !ok || v.Rule != "changepoint" || v.Status != StatusWarning || math.Abs(v.Delta-0.2) > 0.02 {
+		t.Errorf("for a 20%% slowdown in sec/op, got %+v, %v, want a changepoint warning of +20%%", v, ok)
+	}
+	if _, ok := HistoryVerdict("Create/n=100", "sessions/s", HigherBetter, slower, ChangePointOptions{}); ok {
+		t.Error("for a 20% rise in a higher-better unit, got a warning, want none")
+	}
+}

@@ -1,0 +1,275 @@
+package runner
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"golang.org/x/perf/benchfmt"
+)
+
+// Set is everything one piece of Go benchmark output holds: its config lines, its results
+// grouped per benchmark and unit, the unit metadata it declared, and the benchmarks that
+// failed instead of producing a row.
+type Set struct {
+	// Config holds the file-level `key: value` lines in first-seen order; a key that changes
+	// mid-file (pkg: in a multi-package run) keeps its first value here.
+	Config []ConfigLine
+	// Results holds one Result per (Pkg, Name, Procs, Unit) in first-seen order, with the
+	// samples of every repetition appended.
+	Results []Result
+	// Units holds the direction each unit declared with a `Unit … better=` line, keyed by
+	// tidied unit. Units without metadata are absent.
+	Units map[string]Direction
+	// Failures lists benchmarks that failed, panicked or never ran (build failure, timeout).
+	Failures []Failure
+}
+
+// FailureKind classifies a Failure.
+type FailureKind string
+
+const (
+	// FailFailed is a benchmark that called b.Error/b.Fatal (`--- FAIL: BenchmarkX`).
+	FailFailed FailureKind = "fail"
+	// FailPanic is a benchmark that panicked; the rest of its package did not run.
+	FailPanic FailureKind = "panic"
+	// FailTimeout is a test binary killed by -timeout.
+	FailTimeout FailureKind = "timeout"
+	// FailBuild is a package whose tests did not compile.
+	FailBuild FailureKind = "build"
+	// FailExit is a test binary that reported FAIL without any more specific failure.
+	FailExit FailureKind = "exit"
+)
+
+// Failure is a benchmark (or a whole package, when Name is "") that produced no result.
+type Failure struct {
+	// Name is the benchmark name without "Benchmark" and -GOMAXPROCS ("" for a package).
+	Name string `json:"name"`
+	// Pkg is the package, from the `pkg:` config line or the FAIL line ("" when unknown).
+	Pkg  string      `json:"pkg,omitempty"`
+	Kind FailureKind `json:"kind"`
+	// Message is the first line of the reason (the b.Fatal text, the panic value).
+	Message string `json:"message"`
+	// File and Line locate the failure in the parsed output.
+	File string `json:"file"`
+	Line int    `json:"line"`
+}
+
+// String formats f as "file:line: Name: kind: message".
+func (f Failure) String() string {
+	name := f.Name
+	if name == "" {
+		name = f.Pkg
+	}
+	return fmt.Sprintf("%s:%d: %s: %s: %s", f.File, f.Line, name, f.Kind, f.Message)
+}
+
+// Parse reads Go benchmark output (from `go test -bench`, a test binary, benchstat input or
+// a file pasted from elsewhere) and returns its Set. fileName is used in error positions.
+//
+// Malformed benchmark and Unit lines do not stop parsing: Parse returns the Set of
+// everything it could read together with an error that joins one "file:line: message" error
+// per bad line. An I/O error is returned wrapped. Empty input gives an empty Set and no
+// error.
+func Parse(r io.Reader, fileName string) (*Set, error) {
+	if fileName == "" {
+		fileName = "<stdin>"
+	}
+	clean, failures, err := scanFailures(r, fileName)
+	if err != nil {
+		return nil, err
+	}
+	set := &Set{Failures: failures}
+	var errs []error
+	idx := make(map[resultKey]int)
+	cfgSeen := make(map[string]bool)
+	br := benchfmt.NewReader(bytes.NewReader(clean), fileName)
+	for br.Scan() {
+		switch rec := br.Result().(type) {
+		case *benchfmt.SyntaxError:
+			errs = append(errs, rec)
+		case *benchfmt.UnitMetadata:
+			// Collected from br.Units() at the end.
+		case *benchfmt.Result:
+			pkg := rec.GetConfig("pkg")
+			for _, c := range rec.Config {
+				if c.File && !cfgSeen[c.Key] {
+					cfgSeen[c.Key] = true
+					set.Config = append(set.Config, ConfigLine{Key: c.Key, Value: string(c.Value)})
+				}
+			}
+			name, procs := splitName(rec.Name.String())
+			for _, v := range rec.Values {
+				k := resultKey{pkg, name, procs, v.Unit}
+				i, ok := idx[k]
+				if !ok {
+					i = len(set.Results)
+					idx[k] = i
+					set.Results = append(set.Results, Result{Name: name, Procs: procs, Unit: v.Unit, Pkg: pkg})
+				}
+				set.Results[i].Samples = append(set.Results[i].Samples, v.Value)
+			}
+		}
+	}
+	if err := br.Err(); err != nil {
+		return nil, fmt.Errorf("reading benchmark output: %w", err)
+	}
+	units := br.Units()
+	for k, m := range units {
+		if k.Key != "better" {
+			continue
+		}
+		if set.Units == nil {
+			set.Units = make(map[string]Direction)
+		}
+		set.Units[k.Unit] = Direction(units.GetBetter(m.OrigUnit))
+	}
+	for i := range set.Results {
+		set.Results[i].Better = Direction(units.GetBetter(set.Results[i].Unit))
+	}
+	return set, errors.Join(errs...)
+}
+
+// resultKey identifies one Result within a Set.
+type resultKey struct {
+	pkg, name string
+	procs     int
+	unit      string
+}
+
+// splitName strips "Benchmark" (when present) and the -GOMAXPROCS suffix from a full name.
+func splitName(full string) (name string, procs int) {
+	full = strings.TrimPrefix(full, "Benchmark")
+	i := strings.LastIndexByte(full, '-')
+	if i < 0 || i == len(full)-1 {
+		return full, 0
+	}
+	p, err := strconv.Atoi(full[i+1:])
+	if err != nil || p <= 0 || full[i+1] == '+' {
+		return full, 0
+	}
+	return full[:i], p
+}
+
+// scanFailures reads all of r, records failures, and returns the input with the lines that
+// benchfmt would misread (a benchmark line cut short by a panic) blanked, so line numbers in
+// benchfmt's errors stay right.
+func scanFailures(r io.Reader, fileName string) ([]byte, []Failure, error) {
+	var (
+		out      bytes.Buffer
+		failures []Failure
+		pkg      string
+		lineNo   int
+		failPkg  []Failure // FAIL lines, kept only for packages without a specific failure
+		pending  *Failure  // a failure whose message is on the next indented line
+		panicked *Failure  // the last panic; a timeout panic names its benchmark later
+	)
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64*1024), 16*1024*1024)
+	add := func(f Failure) *Failure {
+		f.File, f.Line = fileName, lineNo
+		if f.Pkg == "" {
+			f.Pkg = pkg
+		}
+		failures = append(failures, f)
+		return &failures[len(failures)-1]
+	}
+	for sc.Scan() {
+		lineNo++
+		line := sc.Text()
+		blank := false
+		trimmed := strings.TrimSpace(line)
+		switch {
+		case pending != nil && pending.Message == "" && strings.HasPrefix(line, "    ") && trimmed != "":
+			pending.Message = trimmed
+			pending = nil
+		case strings.HasPrefix(line, "pkg: "):
+			pkg = strings.TrimSpace(line[len("pkg: "):])
+		case strings.HasPrefix(trimmed, "--- FAIL: Benchmark"):
+			name, _ := splitName(strings.Fields(trimmed)[2])
+			pending = add(Failure{Name: name, Kind: FailFailed})
+		case strings.HasPrefix(line, "Benchmark") && strings.Contains(line, "panic: "):
+			full := strings.Fields(line)[0]
+			name, _ := splitName(full)
+			msg := strings.TrimSpace(line[strings.Index(line, "panic: ")+len("panic: "):])
+			panicked = add(Failure{Name: name, Kind: FailPanic, Message: msg})
+			pending = nil
+			blank = true
+		case strings.HasPrefix(line, "panic: test timed out"):
+			panicked = add(Failure{Kind: FailTimeout, Message: strings.TrimPrefix(line, "panic: ")})
+		case strings.HasPrefix(line, "panic: "):
+			if panicked == nil { // a second panic line is the first one re-raised
+				panicked = add(Failure{Kind: FailPanic, Message: strings.TrimPrefix(line, "panic: ")})
+			}
+		case panicked != nil && panicked.Kind == FailTimeout && panicked.Name == "" &&
+			strings.HasPrefix(trimmed, "Benchmark") && strings.HasSuffix(trimmed, ")"):
+			// "running tests:" lists the benchmark that hung: "BenchmarkX (10m0s)".
+			panicked.Name, _ = splitName(strings.Fields(trimmed)[0])
+		case strings.HasPrefix(line, "FAIL\t") || strings.HasPrefix(line, "FAIL "):
+			f := strings.Fields(line)
+			if len(f) >= 2 {
+				kind := FailExit
+				if strings.Contains(line, "[build failed]") || strings.Contains(line, "[setup failed]") {
+					kind = FailBuild
+				}
+				failPkg = append(failPkg, Failure{Pkg: f[1], Kind: kind, Message: strings.TrimSpace(line), File: fileName, Line: lineNo})
+			}
+			panicked, pending = nil, nil
+		}
+		if !blank {
+			out.WriteString(line)
+		}
+		out.WriteByte('\n')
+	}
+	if err := sc.Err(); err != nil {
+		return nil, nil, fmt.Errorf("%s:%d: reading benchmark output: %w", fileName, lineNo, err)
+	}
+	for _, fp := range failPkg {
+		covered := false
+		for _, f := range failures {
+			if f.Pkg == fp.Pkg || (f.Pkg == "" && fp.Kind != FailBuild) {
+				covered = true
+				break
+			}
+		}
+		if !covered {
+			failures = append(failures, fp)
+		}
+	}
+	return out.Bytes(), dropParents(failures), nil
+}
+
+// dropParents removes a `--- FAIL: BenchmarkX` when a sub-benchmark BenchmarkX/… also
+// failed: the parent fails only because its child did.
+func dropParents(fs []Failure) []Failure {
+	out := fs[:0]
+	for i, f := range fs {
+		parent := false
+		if f.Kind == FailFailed && f.Message == "" {
+			for j, g := range fs {
+				if j != i && strings.HasPrefix(g.Name, f.Name+"/") {
+					parent = true
+					break
+				}
+			}
+		}
+		if !parent {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// SetUnits sets the direction of every result whose unit is a key of units (tidied units,
+// e.g. from the project file), overriding `Unit … better=` metadata and the defaults.
+func (s *Set) SetUnits(units map[string]Direction) {
+	for i := range s.Results {
+		if d, ok := units[s.Results[i].Unit]; ok {
+			s.Results[i].Better = d
+		}
+	}
+}
