@@ -1,0 +1,389 @@
+package web
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+
+	"golang.org/x/perf/benchfmt"
+
+	"github.com/benchd/benchd/runner"
+)
+
+// RunInput is a run as posted to POST /api/v1/projects/{project}/runs, after decoding and
+// validation. It is also the JSON schema of that endpoint (see docs/api.md).
+type RunInput struct {
+	// Branch is the branch the benchmarks ran on (required).
+	Branch string `json:"branch"`
+	// Commit is the commit SHA ("" when unknown).
+	Commit string `json:"commit"`
+	// Testbed names the machine fingerprint. Default: "goos/goarch/cpu" from the config lines.
+	Testbed string `json:"testbed"`
+	// Trigger is cli, ci, schedule or webhook. Default "ci".
+	Trigger string `json:"trigger"`
+	// Suite names the suite that ran ("quick", "full", "pg"; "" when not a suite).
+	Suite string `json:"suite"`
+	// StartedAt and FinishedAt bound the run (zero: the time the server received it).
+	StartedAt  time.Time `json:"started_at"`
+	FinishedAt time.Time `json:"finished_at"`
+	// Config holds the `key: value` lines of the output (goos, goarch, pkg, cpu…).
+	Config []runner.ConfigLine `json:"config"`
+	// Results holds the raw samples, one entry per benchmark and unit.
+	Results []runner.Result `json:"results"`
+	// Output is Go benchmark text; in JSON it may replace Config and Results.
+	Output string `json:"output,omitempty"`
+	// IdempotencyKey makes a repeated POST return the first answer instead of storing twice
+	// (the Idempotency-Key header; "" when none).
+	IdempotencyKey string `json:"idempotency_key"`
+	// Failures are benchmarks the output reports as failed; they are returned, not stored.
+	Failures []runner.Failure `json:"-"`
+}
+
+// jsonResult is the JSON shape of one result in a posted run.
+type jsonResult struct {
+	Name    string    `json:"name"`
+	Procs   int       `json:"procs"`
+	Pkg     string    `json:"pkg"`
+	Unit    string    `json:"unit"`
+	Better  *int      `json:"better"`
+	Samples []float64 `json:"samples"`
+}
+
+type jsonConfig struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+type jsonRun struct {
+	Branch         string       `json:"branch"`
+	Commit         string       `json:"commit"`
+	Testbed        string       `json:"testbed"`
+	Trigger        string       `json:"trigger"`
+	Suite          string       `json:"suite"`
+	StartedAt      time.Time    `json:"started_at"`
+	FinishedAt     time.Time    `json:"finished_at"`
+	Config         []jsonConfig `json:"config"`
+	Results        []jsonResult `json:"results"`
+	Output         string       `json:"output"`
+	IdempotencyKey string       `json:"idempotency_key"`
+}
+
+// limits bound what one posted run may hold.
+type limits struct {
+	maxResults int // results (benchmark × unit) per run
+	maxSamples int // samples per result
+}
+
+// decodeRun reads a posted run from r: Go benchmark text (text/plain) with its metadata in
+// query parameters or X-Benchd-* headers, or JSON (application/json). Every refusal is an
+// *Error with a 4xx status saying what and where.
+func decodeRun(r *http.Request, lim limits) (*RunInput, error) {
+	ct := r.Header.Get("Content-Type")
+	mt, _, err := mime.ParseMediaType(ct)
+	if ct == "" || err != nil {
+		return nil, &Error{Status: http.StatusUnsupportedMediaType, Field: "Content-Type",
+			Message: fmt.Sprintf("Content-Type %q: send text/plain (Go benchmark output) or application/json", ct)}
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, err
+		}
+		return nil, &Error{Status: http.StatusBadRequest, Message: "reading request body", Err: err}
+	}
+	in := &RunInput{}
+	switch mt {
+	case "text/plain":
+		in.Output = string(body)
+	case "application/json":
+		if err := decodeJSONRun(body, in); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, &Error{Status: http.StatusUnsupportedMediaType, Field: "Content-Type",
+			Message: fmt.Sprintf("Content-Type %q: send text/plain (Go benchmark output) or application/json", mt)}
+	}
+	if err := metadata(r, in); err != nil {
+		return nil, err
+	}
+	if in.Output != "" {
+		if len(in.Results) > 0 {
+			return nil, &Error{Status: http.StatusBadRequest, Field: "output", Message: "send either output or results, not both"}
+		}
+		if err := parseOutput(in); err != nil {
+			return nil, err
+		}
+	}
+	if err := validateRun(in, lim); err != nil {
+		return nil, err
+	}
+	return in, nil
+}
+
+// decodeJSONRun decodes a JSON run strictly: unknown fields and trailing data are refused
+// with the line they are on.
+func decodeJSONRun(body []byte, in *RunInput) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	var jr jsonRun
+	if err := dec.Decode(&jr); err != nil {
+		return jsonError(body, dec, err)
+	}
+	if dec.More() {
+		return &Error{Status: http.StatusBadRequest, Line: lineAt(body, dec.InputOffset()), Message: "malformed JSON: data after the run object"}
+	}
+	*in = RunInput{Branch: jr.Branch, Commit: jr.Commit, Testbed: jr.Testbed, Trigger: jr.Trigger, Suite: jr.Suite,
+		StartedAt: jr.StartedAt, FinishedAt: jr.FinishedAt, Output: jr.Output, IdempotencyKey: jr.IdempotencyKey}
+	for _, c := range jr.Config {
+		in.Config = append(in.Config, runner.ConfigLine{Key: c.Key, Value: c.Value})
+	}
+	for i, r := range jr.Results {
+		res := runner.Result{Name: r.Name, Procs: r.Procs, Pkg: r.Pkg, Unit: r.Unit, Samples: r.Samples}
+		if r.Better != nil {
+			if *r.Better < -1 || *r.Better > 1 {
+				return &Error{Status: http.StatusUnprocessableEntity, Field: fmt.Sprintf("results[%d].better", i), Message: "better must be -1 (lower is better), 0 or 1 (higher is better)"}
+			}
+			res.Better = runner.Direction(*r.Better)
+		} else {
+			res.Better = runner.Direction(benchfmt.UnitMetadataMap{}.GetBetter(r.Unit))
+		}
+		in.Results = append(in.Results, res)
+	}
+	return nil
+}
+
+// jsonError turns a json decoding error into a 400 that names the line.
+func jsonError(body []byte, dec *json.Decoder, err error) error {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		return &Error{Status: http.StatusBadRequest, Line: lineAt(body, se.Offset), Message: "malformed JSON: " + se.Error()}
+	case errors.As(err, &te):
+		return &Error{Status: http.StatusBadRequest, Line: lineAt(body, te.Offset), Field: te.Field,
+			Message: fmt.Sprintf("malformed JSON: field %s must be %s, not %s", te.Field, te.Type, te.Value)}
+	case errors.Is(err, io.EOF):
+		return &Error{Status: http.StatusBadRequest, Message: "empty body: send a JSON run object"}
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return &Error{Status: http.StatusBadRequest, Line: lineAt(body, int64(len(body))), Message: "malformed JSON: unexpected end of input"}
+	}
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return err
+	}
+	return &Error{Status: http.StatusBadRequest, Line: lineAt(body, dec.InputOffset()), Message: "malformed JSON: " + err.Error()}
+}
+
+// lineAt returns the 1-based line of byte offset off in body.
+func lineAt(body []byte, off int64) int {
+	if off > int64(len(body)) {
+		off = int64(len(body))
+	}
+	if off < 0 {
+		off = 0
+	}
+	return bytes.Count(body[:off], []byte("\n")) + 1
+}
+
+// metadata fills run metadata from query parameters and X-Benchd-* headers (either may be
+// used; both with different values is refused) and the Idempotency-Key header.
+func metadata(r *http.Request, in *RunInput) error {
+	q := r.URL.Query()
+	for _, f := range []struct {
+		name string
+		dst  *string
+	}{{"branch", &in.Branch}, {"commit", &in.Commit}, {"testbed", &in.Testbed}, {"trigger", &in.Trigger}, {"suite", &in.Suite}} {
+		hname := "X-Benchd-" + strings.ToUpper(f.name[:1]) + f.name[1:]
+		qv, hv := strings.TrimSpace(q.Get(f.name)), strings.TrimSpace(r.Header.Get(hname))
+		if qv != "" && hv != "" && qv != hv {
+			return &Error{Status: http.StatusBadRequest, Field: f.name, Message: fmt.Sprintf("query parameter %s=%q and header %s=%q disagree", f.name, qv, hname, hv)}
+		}
+		v := qv
+		if v == "" {
+			v = hv
+		}
+		if v == "" {
+			continue
+		}
+		if *f.dst != "" && *f.dst != v {
+			return &Error{Status: http.StatusBadRequest, Field: f.name, Message: fmt.Sprintf("%s %q in the request disagrees with %q in the JSON body", f.name, v, *f.dst)}
+		}
+		*f.dst = v
+	}
+	if k := strings.TrimSpace(r.Header.Get("Idempotency-Key")); k != "" {
+		if in.IdempotencyKey != "" && in.IdempotencyKey != k {
+			return &Error{Status: http.StatusBadRequest, Field: "Idempotency-Key", Message: "Idempotency-Key header disagrees with idempotency_key in the body"}
+		}
+		in.IdempotencyKey = k
+	}
+	return nil
+}
+
+// parseOutput parses in.Output with the runner's parser into Config and Results. Malformed
+// lines are refused with the first bad line's number.
+func parseOutput(in *RunInput) error {
+	set, err := runner.Parse(strings.NewReader(in.Output), "body")
+	if err != nil {
+		var se *benchfmt.SyntaxError
+		if errors.As(err, &se) {
+			return &Error{Status: http.StatusBadRequest, Line: se.Line, Message: "malformed benchmark output: " + se.Msg}
+		}
+		return &Error{Status: http.StatusBadRequest, Message: "malformed benchmark output", Err: err}
+	}
+	in.Config = set.Config
+	in.Results = set.Results
+	in.Failures = set.Failures
+	return nil
+}
+
+// Allowed triggers (the runs.trigger column).
+var triggers = map[string]bool{"cli": true, "ci": true, "schedule": true, "webhook": true}
+
+// validateRun checks a decoded run and fills defaults. Each refusal names the field (and,
+// for output, the line of the first sample at fault).
+func validateRun(in *RunInput, lim limits) error {
+	if in.Trigger == "" {
+		in.Trigger = "ci"
+	}
+	if !triggers[in.Trigger] {
+		return &Error{Status: http.StatusUnprocessableEntity, Field: "trigger", Message: fmt.Sprintf("trigger %q: want cli, ci, schedule or webhook", in.Trigger)}
+	}
+	if in.Branch == "" {
+		return &Error{Status: http.StatusUnprocessableEntity, Field: "branch", Message: "branch is required (query parameter branch, header X-Benchd-Branch or JSON field branch)"}
+	}
+	for _, f := range []struct {
+		name, v string
+		max     int
+	}{{"branch", in.Branch, 500}, {"commit", in.Commit, 200}, {"testbed", in.Testbed, 200}, {"suite", in.Suite, 200}, {"idempotency_key", in.IdempotencyKey, 200}} {
+		if len(f.v) > f.max {
+			return &Error{Status: http.StatusUnprocessableEntity, Field: f.name, Message: fmt.Sprintf("%s is %d bytes long, the limit is %d", f.name, len(f.v), f.max)}
+		}
+		if strings.ContainsAny(f.v, "\x00\n\r") {
+			return &Error{Status: http.StatusUnprocessableEntity, Field: f.name, Message: f.name + " contains a control character"}
+		}
+	}
+	if len(in.Results) == 0 {
+		msg := "no benchmark results in the run"
+		if len(in.Failures) > 0 {
+			msg += fmt.Sprintf(" (%d benchmarks failed; first: %s)", len(in.Failures), in.Failures[0].String())
+		}
+		return &Error{Status: http.StatusUnprocessableEntity, Message: msg}
+	}
+	if in.Testbed == "" {
+		in.Testbed = testbedFromConfig(in.Config)
+		if in.Testbed == "" {
+			return &Error{Status: http.StatusUnprocessableEntity, Field: "testbed", Message: "testbed is required when the output has no goos/goarch config lines"}
+		}
+	}
+	if len(in.Results) > lim.maxResults {
+		return &Error{Status: http.StatusRequestEntityTooLarge, Field: "results", Message: fmt.Sprintf("run has %d results (benchmark × unit), the limit is %d", len(in.Results), lim.maxResults)}
+	}
+	seen := make(map[[2]string]bool, len(in.Results))
+	for i, r := range in.Results {
+		// where locates result i: its JSON index, or its first line in the posted text (looked
+		// up only when refusing, since it scans the output).
+		where := func() *Error {
+			if in.Output != "" {
+				return &Error{Status: http.StatusUnprocessableEntity, Line: findBenchLine(in.Output, r.Name)}
+			}
+			return &Error{Status: http.StatusUnprocessableEntity, Field: fmt.Sprintf("results[%d]", i)}
+		}
+		refuse := func(format string, args ...any) error {
+			e := where()
+			e.Message = fmt.Sprintf("benchmark %q unit %q: ", r.Name, r.Unit) + fmt.Sprintf(format, args...)
+			return e
+		}
+		switch {
+		case r.Name == "" || strings.ContainsAny(r.Name, "\x00\n\r") || len(r.Name) > 1000:
+			e := where()
+			e.Message = "benchmark name is empty, too long or contains a control character"
+			return e
+		case r.Unit == "":
+			return refuse("unit is empty")
+		case r.Procs < 0:
+			return refuse("procs is negative")
+		case len(r.Samples) == 0:
+			return refuse("no samples")
+		case len(r.Samples) > lim.maxSamples:
+			return refuse("%d samples, the limit is %d", len(r.Samples), lim.maxSamples)
+		}
+		for j, v := range r.Samples {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return refuse("sample %d is %v; samples must be finite numbers", j+1, v)
+			}
+			if v < 0 {
+				return refuse("sample %d is negative (%v); benchmark costs and rates are never negative", j+1, v)
+			}
+		}
+		k := [2]string{r.Name, r.Unit}
+		if seen[k] {
+			return refuse("appears twice (different packages or GOMAXPROCS in one run); post them as separate runs or rename the benchmarks")
+		}
+		seen[k] = true
+	}
+	return nil
+}
+
+// Validate checks a run built in code (by the worker) as the API checks a posted one, and
+// fills the same defaults. maxResults ≤ 0 means no limit on the number of results.
+func (in *RunInput) Validate(maxResults int) error {
+	if maxResults <= 0 {
+		maxResults = int(^uint(0) >> 1)
+	}
+	return validateRun(in, limits{maxResults: maxResults, maxSamples: int(^uint(0) >> 1)})
+}
+
+// testbedFromConfig names a testbed "goos/goarch/cpu" from the output's config lines ("" when
+// goos or goarch is missing).
+func testbedFromConfig(cfg []runner.ConfigLine) string {
+	var goos, goarch, cpu string
+	for _, c := range cfg {
+		switch c.Key {
+		case "goos":
+			goos = c.Value
+		case "goarch":
+			goarch = c.Value
+		case "cpu":
+			cpu = c.Value
+		}
+	}
+	if goos == "" || goarch == "" {
+		return ""
+	}
+	if cpu == "" {
+		return goos + "/" + goarch
+	}
+	return goos + "/" + goarch + "/" + cpu
+}
+
+// findBenchLine returns the 1-based line of the first benchmark line of name in output (0 when
+// not found), so an error about a result can point at the text the client sent.
+func findBenchLine(output, name string) int {
+	prefix := "Benchmark" + name
+	line := 0
+	for len(output) > 0 {
+		line++
+		l := output
+		if i := strings.IndexByte(output, '\n'); i >= 0 {
+			l, output = output[:i], output[i+1:]
+		} else {
+			output = ""
+		}
+		if f, _, _ := strings.Cut(l, "\t"); strings.HasPrefix(l, prefix) {
+			f, _, _ = strings.Cut(strings.TrimSpace(f), " ")
+			rest := strings.TrimPrefix(f, prefix)
+			if rest == "" || rest[0] == '-' {
+				return line
+			}
+		}
+	}
+	return 0
+}

@@ -1,0 +1,428 @@
+package web
+
+import (
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/benchd/benchd/db"
+	"github.com/benchd/benchd/runner"
+)
+
+// Pages are public (read-only); every handler does the same four steps: parse parameters,
+// load, build the view, render.
+
+// pageRoutes registers the HTML pages.
+func (s *Server) pageRoutes() {
+	e := s.echo
+	e.GET("/", s.dashboardPage)
+	e.GET("/runs", s.runsPage)
+	e.GET("/runs/:id", s.runPage)
+	e.GET("/benchmark", s.benchmarkPage)
+	e.GET("/alerts", s.alertsPage)
+	e.GET("/compare", s.comparePage)
+	e.RouteNotFound("/*", func(c echo.Context) error {
+		return errorf(http.StatusNotFound, "There is no page at %s.", c.Request().URL.Path)
+	})
+}
+
+// RunPage is the view of /runs/{id}.
+type RunPage struct {
+	Run      RunView
+	Baseline *BaselineRef
+	Rows     []RunRow
+	Counts   map[string]int
+	Alerts   []AlertView
+	Chart    *Chart
+	Duration string
+	// Trends is true when Rows carry trend lines (the dashboard).
+	Trends bool
+}
+
+// RunRow is one result of the run page's table.
+type RunRow struct {
+	ResultView
+	// Family is the benchmark's family, its name up to the first "/" ("Create" for
+	// "Create/n=100"); Group is true on the first row of a family with several members.
+	Family string
+	Group  bool
+	// Trend is an inline SVG of the medians of the last runs (dashboard only; "" elsewhere).
+	Trend    template.HTML
+	Verdict  VerdictView
+	Median   string
+	CI       string
+	Link     string
+	Samples  []string
+	DeltaPct string
+}
+
+// BenchmarkPage is the view of /benchmark?project=&branch=&testbed=&name=&unit=.
+type BenchmarkPage struct {
+	Project, Branch, Testbed, Name, Unit string
+	Points                               []PointView
+	Baseline                             *PointView
+	Limits                               []Limit
+	Alerts                               []AlertView
+	// Overlays are other branches' histories of the same benchmark (?overlay=BRANCH, repeatable).
+	Overlays []Overlay
+	// Branches lists the project's other branches, for the overlay choice.
+	Branches []string
+	// ChangePoints are the level shifts detected in the medians (E-Divisive, runner).
+	ChangePoints []ChangePointView
+	Chart        *Chart
+	alerted      map[int64]bool
+}
+
+// ChangePointView is a level shift of a benchmark's history, at the first run of the new level.
+type ChangePointView struct {
+	RunID     int64     `json:"run_id"`
+	StartedAt time.Time `json:"started_at"`
+	Commit    string    `json:"commit"`
+	Before    float64   `json:"before"`
+	After     float64   `json:"after"`
+	Delta     float64   `json:"delta"`
+	P         float64   `json:"p"`
+}
+
+// Overlay is another branch's history drawn over the benchmark page's chart.
+type Overlay struct {
+	Branch string
+	Points []PointView
+}
+
+// Limit is a threshold drawn on a chart.
+type Limit struct {
+	Name  string
+	Value float64
+}
+
+// DashboardPage is the view of /: a project's branch on a testbed, its latest run judged.
+type DashboardPage struct {
+	Projects []string
+	Project  string
+	Branch   string
+	Branches []string
+	Testbed  string
+	Testbeds []string
+	Latest   *RunPage
+}
+
+func (s *Server) runPage(c echo.Context) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	run, err := s.store.GetRun(ctx, id)
+	if err != nil {
+		return err
+	}
+	v, err := s.buildRunPage(c, run)
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, "run", page{Nav: "runs", Charts: v.Chart != nil, Data: v})
+}
+
+// buildRunPage loads a run's results and alerts and judges it against its baseline.
+func (s *Server) buildRunPage(c echo.Context, run db.Run) (*RunPage, error) {
+	ctx := c.Request().Context()
+	results, err := s.store.Results(ctx, run.ID)
+	if err != nil {
+		return nil, err
+	}
+	verdicts, ref, err := s.ingest.Judge(ctx, run, results)
+	if err != nil {
+		return nil, err
+	}
+	alerts, err := s.store.ListAlerts(ctx, db.AlertFilter{RunID: run.ID, Limit: 1000})
+	if err != nil {
+		return nil, err
+	}
+	v := &RunPage{Run: s.runView(run), Baseline: ref, Counts: map[string]int{}}
+	if !run.FinishedAt.IsZero() && run.FinishedAt.After(run.StartedAt) {
+		v.Duration = run.FinishedAt.Sub(run.StartedAt).Round(1e6).String()
+	}
+	vv := make([]VerdictView, len(verdicts))
+	for i, r := range results {
+		vd := verdictView(verdicts[i])
+		vv[i] = vd
+		v.Counts[vd.Status]++
+		row := RunRow{ResultView: resultView(r, false), Verdict: vd,
+			Median: fmtValue(r.Summary.Median, r.Unit),
+			CI:     fmt.Sprintf("%s – %s", fmtValue(r.Summary.Lo, r.Unit), fmtValue(r.Summary.Hi, r.Unit)),
+			Link:   benchmarkLink(run.Project, run.Branch, run.Testbed, r.Name, r.Unit)}
+		if vd.Baseline != 0 {
+			row.DeltaPct = fmt.Sprintf("%+.1f%%", vd.Delta*100)
+		}
+		for _, x := range r.Samples {
+			row.Samples = append(row.Samples, fmtValue(x, r.Unit))
+		}
+		row.Family, _, _ = strings.Cut(r.Name, "/")
+		v.Rows = append(v.Rows, row)
+	}
+	for i := range v.Rows {
+		first := i == 0 || v.Rows[i-1].Family != v.Rows[i].Family
+		many := (i+1 < len(v.Rows) && v.Rows[i+1].Family == v.Rows[i].Family) || (i > 0 && v.Rows[i-1].Family == v.Rows[i].Family)
+		v.Rows[i].Group = first && many
+	}
+	for _, a := range alerts {
+		v.Alerts = append(v.Alerts, alertView(a))
+	}
+	if ref != nil && len(vv) > 0 {
+		ch := deltaChart(vv)
+		v.Chart = &ch
+	}
+	return v, nil
+}
+
+func benchmarkLink(project, branch, testbed, name, unit string) string {
+	q := url.Values{"project": {project}, "branch": {branch}, "testbed": {testbed}, "name": {name}, "unit": {unit}}
+	return "/benchmark?" + q.Encode()
+}
+
+func (s *Server) benchmarkPage(c echo.Context) error {
+	v := &BenchmarkPage{Project: c.QueryParam("project"), Branch: c.QueryParam("branch"), Testbed: c.QueryParam("testbed"),
+		Name: c.QueryParam("name"), Unit: c.QueryParam("unit"), alerted: map[int64]bool{}}
+	for _, f := range []struct{ n, v string }{{"project", v.Project}, {"branch", v.Branch}, {"testbed", v.Testbed}, {"name", v.Name}, {"unit", v.Unit}} {
+		if f.v == "" {
+			return &Error{Status: http.StatusBadRequest, Field: f.n, Message: "The benchmark page needs the query parameter " + f.n + "."}
+		}
+	}
+	ctx := c.Request().Context()
+	pts, err := s.store.BenchmarkHistory(ctx, db.HistoryQuery{Project: v.Project, Branch: v.Branch, Testbed: v.Testbed, Name: v.Name, Unit: v.Unit, Limit: 1000})
+	if err != nil {
+		return err
+	}
+	if len(pts) == 0 {
+		return errorf(http.StatusNotFound, "No results of %s in %s on %s/%s.", v.Name, v.Unit, v.Project, v.Branch)
+	}
+	for _, p := range pts {
+		v.Points = append(v.Points, PointView{RunID: p.RunID, Commit: p.Commit, StartedAt: p.StartedAt, Median: p.Median, Lo: p.Lo, Hi: p.Hi, N: p.N})
+	}
+	if bl, err := s.store.GetBaseline(ctx, v.Project, v.Branch); err == nil {
+		for i := range v.Points {
+			if v.Points[i].RunID == bl.RunID {
+				v.Baseline = &v.Points[i]
+			}
+		}
+	}
+	ths, err := s.store.ListThresholds(ctx, v.Project)
+	if err != nil {
+		return err
+	}
+	rules := make([]runner.Threshold, 0, len(ths))
+	for _, t := range ths {
+		rules = append(rules, t.Threshold)
+	}
+	if len(ths) == 0 {
+		rules = runner.DefaultThresholds()
+	}
+	for _, t := range rules {
+		if (t.Kind == runner.KindUpper || t.Kind == runner.KindLower) && (t.Unit == "" || t.Unit == v.Unit) && matches(t.Benchmark, v.Name) {
+			v.Limits = append(v.Limits, Limit{Name: string(t.Kind) + " limit", Value: t.Warn})
+		}
+	}
+	alerts, err := s.store.ListAlerts(ctx, db.AlertFilter{Project: v.Project, Limit: 1000})
+	if err != nil {
+		return err
+	}
+	for _, a := range alerts {
+		if a.Benchmark == v.Name && a.Unit == v.Unit && a.Branch == v.Branch && a.Testbed == v.Testbed {
+			v.Alerts = append(v.Alerts, alertView(a))
+			v.alerted[a.RunID] = true
+		}
+	}
+	meds := make([]float64, len(v.Points))
+	for i, p := range v.Points {
+		meds[i] = p.Median
+	}
+	for _, cp := range runner.ChangePoints(meds, runner.ChangePointOptions{MinEffect: 0.05}) {
+		p := v.Points[cp.Index]
+		v.ChangePoints = append(v.ChangePoints, ChangePointView{RunID: p.RunID, StartedAt: p.StartedAt, Commit: p.Commit, Before: cp.Before, After: cp.After, Delta: cp.Delta, P: cp.P})
+	}
+	bs, err := s.store.ListBranches(ctx, v.Project)
+	if err != nil {
+		return err
+	}
+	for _, b := range bs {
+		if b.Name != v.Branch {
+			v.Branches = append(v.Branches, b.Name)
+		}
+	}
+	for _, ob := range c.QueryParams()["overlay"] {
+		if ob == v.Branch || len(v.Overlays) >= 5 {
+			continue
+		}
+		hist, err := s.store.BenchmarkHistory(ctx, db.HistoryQuery{Project: v.Project, Branch: ob, Testbed: v.Testbed, Name: v.Name, Unit: v.Unit, Limit: 1000})
+		if err != nil {
+			return err
+		}
+		o := Overlay{Branch: ob}
+		for _, p := range hist {
+			o.Points = append(o.Points, PointView{RunID: p.RunID, Commit: p.Commit, StartedAt: p.StartedAt, Median: p.Median, Lo: p.Lo, Hi: p.Hi, N: p.N})
+		}
+		v.Overlays = append(v.Overlays, o)
+	}
+	ch := historyChart(v)
+	v.Chart = &ch
+	return s.render(c, http.StatusOK, "benchmark", page{Nav: "dashboard", Charts: true, Data: v})
+}
+
+func (s *Server) dashboardPage(c echo.Context) error {
+	ctx := c.Request().Context()
+	ps, err := s.store.ListProjects(ctx)
+	if err != nil {
+		return err
+	}
+	v := &DashboardPage{Project: c.QueryParam("project"), Branch: c.QueryParam("branch"), Testbed: c.QueryParam("testbed")}
+	for _, p := range ps {
+		v.Projects = append(v.Projects, p.Name)
+	}
+	if v.Project == "" && len(v.Projects) > 0 {
+		v.Project = v.Projects[0]
+	}
+	if v.Branch == "" {
+		v.Branch = "main"
+	}
+	if v.Project != "" {
+		bs, err := s.store.ListBranches(ctx, v.Project)
+		if err != nil {
+			return err
+		}
+		for _, b := range bs {
+			v.Branches = append(v.Branches, b.Name)
+		}
+		sort.Strings(v.Branches)
+		tbs, err := s.store.ListTestbeds(ctx)
+		if err != nil {
+			return err
+		}
+		for _, tb := range tbs {
+			v.Testbeds = append(v.Testbeds, tb.Name)
+		}
+		runs, err := s.store.ListRuns(ctx, db.RunFilter{Project: v.Project, Branch: v.Branch, Testbed: v.Testbed, Limit: 1})
+		if err != nil {
+			return err
+		}
+		if len(runs) > 0 {
+			if v.Latest, err = s.buildRunPage(c, runs[0]); err != nil {
+				return err
+			}
+			v.Testbed = runs[0].Testbed
+			if err := s.addTrends(c, runs[0], v.Latest); err != nil {
+				return err
+			}
+		}
+	}
+	return s.render(c, http.StatusOK, "dashboard", page{Nav: "dashboard", Charts: v.Latest != nil && v.Latest.Chart != nil, Data: v})
+}
+
+func (s *Server) runsPage(c echo.Context) error {
+	before, err := intQuery(c, "before")
+	if err != nil {
+		return err
+	}
+	runs, err := s.store.ListRuns(c.Request().Context(), db.RunFilter{Project: c.QueryParam("project"), Branch: c.QueryParam("branch"),
+		Testbed: c.QueryParam("testbed"), Before: before, Limit: 100})
+	if err != nil {
+		return err
+	}
+	out := make([]RunView, len(runs))
+	for i, r := range runs {
+		out[i] = s.runView(r)
+	}
+	return s.render(c, http.StatusOK, "runs", page{Nav: "runs", Data: out})
+}
+
+func (s *Server) alertsPage(c echo.Context) error {
+	st := db.AlertStatus(c.QueryParam("status"))
+	switch st {
+	case "", db.AlertActive, db.AlertAcknowledged, db.AlertResolved:
+	default:
+		return errorf(http.StatusBadRequest, "Unknown alert status %q.", st)
+	}
+	as, err := s.store.ListAlerts(c.Request().Context(), db.AlertFilter{Project: c.QueryParam("project"), Status: st, Limit: 500})
+	if err != nil {
+		return err
+	}
+	out := make([]AlertView, len(as))
+	for i, a := range as {
+		out[i] = alertView(a)
+	}
+	return s.render(c, http.StatusOK, "alerts", page{Nav: "alerts", Data: map[string]any{"Status": string(st), "Alerts": out}})
+}
+
+// trendRuns is how many runs the dashboard's trend lines span.
+const trendRuns = 20
+
+// addTrends draws each result's median over the last trendRuns runs of its branch and testbed
+// as a small inline SVG: one query per run rather than one per benchmark, and no script, so
+// hundreds of rows cost nothing to display.
+func (s *Server) addTrends(c echo.Context, latest db.Run, v *RunPage) error {
+	ctx := c.Request().Context()
+	runs, err := s.store.ListRuns(ctx, db.RunFilter{Project: latest.Project, Branch: latest.Branch, Testbed: latest.Testbed, Before: latest.ID + 1, Limit: trendRuns})
+	if err != nil {
+		return err
+	}
+	type key struct{ name, unit string }
+	series := map[key][]float64{}
+	for i := len(runs) - 1; i >= 0; i-- {
+		if runs[i].Status != db.RunDone {
+			continue
+		}
+		rs, err := s.store.Results(ctx, runs[i].ID)
+		if err != nil {
+			return err
+		}
+		for _, r := range rs {
+			k := key{r.Name, r.Unit}
+			series[k] = append(series[k], r.Summary.Median)
+		}
+	}
+	v.Trends = true
+	for i := range v.Rows {
+		v.Rows[i].Trend = sparkline(series[key{v.Rows[i].Name, v.Rows[i].Unit}], v.Rows[i].Verdict.Status)
+	}
+	return nil
+}
+
+// sparkline returns an inline SVG polyline of ys (at least two points; "" otherwise), scaled
+// to its own range and coloured by status. It contains only numbers, never names.
+func sparkline(ys []float64, status string) template.HTML {
+	if len(ys) < 2 {
+		return ""
+	}
+	const w, h = 100.0, 24.0
+	lo, hi := ys[0], ys[0]
+	for _, y := range ys {
+		lo, hi = min(lo, y), max(hi, y)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg class="spark" viewBox="0 0 %g %g" width="%g" height="%g" role="img" aria-label="trend of the last %d runs"><polyline fill="none" stroke="%s" stroke-width="1.5" points="`, w, h, w, h, len(ys), statusColor(status))
+	for i, y := range ys {
+		x := w * float64(i) / float64(len(ys)-1)
+		yy := h / 2
+		if hi > lo {
+			yy = h - 2 - (h-4)*(y-lo)/(hi-lo)
+		}
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprintf(&b, "%.1f,%.1f", x, yy)
+	}
+	b.WriteString(`"/></svg>`)
+	return template.HTML(b.String())
+}
+
+// matches reports whether the threshold pattern matches the whole name.
+func matches(pattern, name string) bool {
+	re, err := wholeName(pattern)
+	return err == nil && re.MatchString(name)
+}

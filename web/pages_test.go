@@ -1,0 +1,99 @@
+package web
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+const xssName = `<script>alert(1)</script>`
+
+// seedRegression posts two runs of main, the second with Create/n=1000 three times slower and
+// a benchmark whose name is markup, and returns the second run's reply.
+func seedRegression(t *testing.T, e *env) IngestReply {
+	t.Helper()
+	out := readBench(t) + "BenchmarkX" + xssName + "-2 \t 100 \t 10 ns/op\n"
+	var first, second IngestReply
+	if status, raw := e.api(t, "POST", "/api/v1/projects/sessioncore/runs?branch=main&commit=c1&testbed=bench", e.token, "text/plain", out, &first); status != 201 {
+		t.Fatalf("seeding: %d %s", status, raw)
+	}
+	if status, raw := e.api(t, "POST", "/api/v1/projects/sessioncore/runs?branch=main&commit=c2&testbed=bench", e.token, "text/plain", slowed(out, "Create/n=1000", 3), &second); status != 201 || second.Status != "regressed" {
+		t.Fatalf("seeding the regression: %d %s", status, raw)
+	}
+	return second
+}
+
+func TestPagesRender(t *testing.T) {
+	e := newEnv(t, Config{}, nil)
+	rep := seedRegression(t, e)
+	bench := "/benchmark?" + url.Values{"project": {"sessioncore"}, "branch": {"main"}, "testbed": {"bench"}, "name": {"Create/n=1000"}, "unit": {"sec/op"}}.Encode()
+	xss := "/benchmark?" + url.Values{"project": {"sessioncore"}, "branch": {"main"}, "testbed": {"bench"}, "name": {"X" + xssName}, "unit": {"sec/op"}}.Encode()
+	for _, tc := range []struct {
+		path   string
+		status int
+		want   []string
+	}{
+		{"/", 200, []string{"sessioncore · main", `data-status="regressed"`, "Create/n=1000", "delta_chart", `<svg class="spark"`, `<tr class="group"><th colspan="10">Create</th>`}},
+		{fmt.Sprintf("/runs/%d", rep.RunID), 200, []string{"Run ", `data-status="regressed"`, "regression", "delta_chart", "echarts.min.", "X&lt;script&gt;", `X\u003cscript>alert(1)\u003c/script>`}},
+		{"/runs", 200, []string{fmt.Sprintf(`/runs/%d`, rep.RunID)}},
+		{"/alerts", 200, []string{"Create/n=1000", "regression"}},
+		{"/alerts?status=active", 200, []string{"Create/n=1000"}},
+		{bench, 200, []string{"history_chart", "Create/n=1000", "alert", "echarts.init"}},
+		{xss, 200, []string{"&lt;script&gt;alert(1)&lt;/script&gt;"}},
+		{fmt.Sprintf("/compare?old=%d&new=%d", rep.Baseline.RunID, rep.RunID), 200, []string{`data-status="regressed"`, "Create/n=1000", "1 regressed"}},
+		{"/compare?old=baseline:nope&new=" + fmt.Sprint(rep.RunID), 404, []string{"no baseline"}},
+		{"/compare?old=1", 400, []string{"needs ?new"}},
+		{fmt.Sprintf("/runs/%d", rep.RunID), 200, []string{"Compare side by side"}},
+		{"/runs/999999", 404, []string{"404"}},
+		{"/runs/abc", 400, []string{"positive integer"}},
+		{"/benchmark?project=sessioncore", 400, []string{"needs the query parameter"}},
+		{"/alerts?status=bogus", 400, []string{"Unknown alert status"}},
+	} {
+		status, hdr, body := do(t, "GET", e.ts.URL+tc.path, nil, "Accept", "text/html")
+		if status != tc.status || !strings.HasPrefix(hdr.Get("Content-Type"), "text/html") {
+			t.Errorf("for GET %s, got %d %s, want %d HTML", tc.path, status, hdr.Get("Content-Type"), tc.status)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(body, w) {
+				t.Errorf("for GET %s, the page lacks %q", tc.path, w)
+			}
+		}
+		if strings.Contains(body, xssName) {
+			t.Errorf("for GET %s, the page contains the benchmark name as raw markup", tc.path)
+		}
+		if strings.Contains(body, "https://") {
+			t.Errorf("for GET %s, the page refers to an external https:// resource", tc.path)
+		}
+	}
+}
+
+func TestBenchmarkPageChangePoint(t *testing.T) {
+	e := newEnv(t, Config{}, nil)
+	out := readBench(t)
+	var ids []int64
+	for i := range 12 {
+		body := out
+		if i >= 6 {
+			body = slowed(out, "Lookup", 3)
+		}
+		var rep IngestReply
+		if status, raw := e.api(t, "POST", fmt.Sprintf("/api/v1/projects/sessioncore/runs?branch=main&testbed=bench&commit=c%d", i), e.token, "text/plain", body, &rep); status != 201 {
+			t.Fatalf("post %d: %d %s", i, status, raw)
+		}
+		ids = append(ids, rep.RunID)
+	}
+	// A feature branch's run, overlaid.
+	if status, raw := e.api(t, "POST", "/api/v1/projects/sessioncore/runs?branch=feature&testbed=bench", e.token, "text/plain", out, nil); status != 201 {
+		t.Fatalf("post feature: %d %s", status, raw)
+	}
+	u := "/benchmark?" + url.Values{"project": {"sessioncore"}, "branch": {"main"}, "testbed": {"bench"}, "name": {"Lookup"}, "unit": {"sec/op"}, "overlay": {"feature"}}.Encode()
+	status, _, body := do(t, "GET", e.ts.URL+u, nil)
+	if !strings.Contains(body, `"name":"median on feature"`) || !strings.Contains(body, `<option>feature</option>`) {
+		t.Errorf("for ?overlay=feature, the page has no overlay series or branch choice")
+	}
+	want := fmt.Sprintf(`from <a href="/runs/%d">run %d</a>`, ids[6], ids[6])
+	if status != 200 || !strings.Contains(body, "Change points") || !strings.Contains(body, want) || !strings.Contains(body, "change +") {
+		t.Errorf("for a level shift at run %d, got %d and a page without %q", ids[6], status, want)
+	}
+}

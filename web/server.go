@@ -1,0 +1,256 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/benchd/benchd/db"
+)
+
+// Config is the web tier's configuration. The zero value is usable: every field has a default.
+type Config struct {
+	// BaseURL is the externally visible URL of benchd ("https://bench.example.com"), used in
+	// links returned by the API. Default "": links are relative paths.
+	BaseURL string
+	// MaxBodyBytes caps a request body. Default 8 MiB.
+	MaxBodyBytes int64
+	// MaxBenchmarks caps the results (benchmark × unit) of one posted run. Default 10,000.
+	MaxBenchmarks int
+	// RequestTimeout bounds a request's database work. Default 30s.
+	RequestTimeout time.Duration
+	// ShutdownTimeout is how long in-flight requests get to finish on shutdown. Default 15s.
+	ShutdownTimeout time.Duration
+	// WebhookSecret is the GitHub webhook secret. Default "": the webhook answers 404.
+	WebhookSecret string
+	// WebhookBranches are the branches whose pushes queue a run ("main" when empty).
+	WebhookBranches []string
+	// WebhookSuite is the suite a push runs. Default "quick".
+	WebhookSuite string
+	// WebhookProject is the project a push's run is stored under. Default "sessioncore".
+	WebhookProject string
+	// WebhookRepo is the repository a push's run clones ("" = the clone_url of the payload).
+	WebhookRepo string
+}
+
+func (c Config) withDefaults() Config {
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = 8 << 20
+	}
+	if c.MaxBenchmarks <= 0 {
+		c.MaxBenchmarks = 10000
+	}
+	if c.RequestTimeout <= 0 {
+		c.RequestTimeout = 30 * time.Second
+	}
+	if c.ShutdownTimeout <= 0 {
+		c.ShutdownTimeout = 15 * time.Second
+	}
+	if len(c.WebhookBranches) == 0 {
+		c.WebhookBranches = []string{"main"}
+	}
+	if c.WebhookProject == "" {
+		c.WebhookProject = "sessioncore"
+	}
+	if c.WebhookSuite == "" {
+		c.WebhookSuite = "quick"
+	}
+	return c
+}
+
+// Deps are the web tier's collaborators.
+type Deps struct {
+	// Store is the data layer (required).
+	Store *db.Store
+	// Jobs enqueues benchmark runs for the webhook (nil: pushes are answered 503).
+	Jobs JobQueue
+	// Logger receives request and error logs. Default: discard.
+	Logger *slog.Logger
+	// Registry is where metrics are registered and what /metrics serves. Default: a new registry.
+	Registry *prometheus.Registry
+}
+
+// Server is benchd's HTTP server. It is an http.Handler; Run serves it on an address.
+type Server struct {
+	cfg     Config
+	store   *db.Store
+	jobs    JobQueue
+	ingest  *Ingester
+	log     *slog.Logger
+	reg     *prometheus.Registry
+	metrics *Metrics
+	echo    *echo.Echo
+	assets  *assets
+	pages   map[string]*template.Template
+}
+
+// New builds a Server: parses templates, loads assets, registers metrics and routes. It fails
+// only when an embedded file is broken or a required dependency is missing.
+func New(cfg Config, deps Deps) (*Server, error) {
+	if deps.Store == nil {
+		return nil, errors.New("web: Deps.Store is required")
+	}
+	s := &Server{
+		cfg:   cfg.withDefaults(),
+		store: deps.Store,
+		log:   deps.Logger,
+		reg:   deps.Registry,
+		jobs:  deps.Jobs,
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if s.reg == nil {
+		s.reg = prometheus.NewRegistry()
+	}
+	s.metrics = NewMetrics(s.reg, openAlerts{s.store})
+	s.ingest = NewIngester(s.store, s.log, s.metrics)
+	s.ingest.BaseURL = s.cfg.BaseURL
+	var err error
+	if s.assets, err = loadAssets(); err != nil {
+		return nil, err
+	}
+	if s.pages, err = parseTemplates(s.assets); err != nil {
+		return nil, err
+	}
+
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.handleError
+	e.Use(middleware.RequestID())
+	e.Use(s.observe)
+	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
+		DisableErrorHandler: true,
+		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
+			s.log.ErrorContext(c.Request().Context(), "handler panicked", "path", c.Request().URL.Path,
+				"error", err.Error(), "stack", string(stack))
+			return fmt.Errorf("handler panicked: %w", err)
+		},
+	}))
+	e.Use(s.limitBody)
+	s.echo = e
+	s.routes()
+	return s, nil
+}
+
+// Metrics returns the server's collectors (the worker records job durations in them).
+func (s *Server) Metrics() *Metrics { return s.metrics }
+
+// ServeHTTP serves a request through Echo.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
+
+// routes registers every route. Page routes live in pages.go, API routes in api*.go.
+func (s *Server) routes() {
+	e := s.echo
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{})))
+	e.GET(staticPrefix+":name", s.assets.serve)
+	s.apiRoutes(e.Group("/api/v1"))
+	s.pageRoutes()
+}
+
+// observe logs every request with slog and counts it in the metrics. It hands a handler's
+// error to the error handler first, so the status logged is the status sent.
+func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		if err := next(c); err != nil {
+			c.Error(err)
+		}
+		d := time.Since(start)
+		req, res := c.Request(), c.Response()
+		s.metrics.observe(c.Path(), req.Method, res.Status, d)
+		level := slog.LevelInfo
+		if res.Status >= 500 {
+			level = slog.LevelError
+		}
+		if req.URL.Path == "/healthz" || req.URL.Path == "/metrics" || req.URL.Path == "/readyz" {
+			level = slog.LevelDebug
+		}
+		s.log.LogAttrs(req.Context(), level, "request",
+			slog.String("method", req.Method), slog.String("path", req.URL.Path), slog.String("route", c.Path()),
+			slog.Int("status", res.Status), slog.Int64("bytes_out", res.Size),
+			slog.Duration("duration", d), slog.String("request_id", res.Header().Get(echo.HeaderXRequestID)),
+			slog.String("remote_ip", c.RealIP()))
+		return nil
+	}
+}
+
+// limitBody caps the request body at Config.MaxBodyBytes; reading past it fails with
+// *http.MaxBytesError, which the error handler maps to 413. A declared Content-Length over
+// the cap is refused before reading.
+func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		if req.ContentLength > s.cfg.MaxBodyBytes {
+			return errorf(http.StatusRequestEntityTooLarge, "request body of %d bytes is larger than the limit of %d bytes", req.ContentLength, s.cfg.MaxBodyBytes)
+		}
+		req.Body = http.MaxBytesReader(c.Response(), req.Body, s.cfg.MaxBodyBytes)
+		return next(c)
+	}
+}
+
+func (s *Server) healthz(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readyz answers 200 when the database is reachable and its schema current, 503 otherwise.
+func (s *Server) readyz(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		return &Error{Status: http.StatusServiceUnavailable, Message: "not ready: " + err.Error(), Err: err}
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// Run serves on addr until ctx is cancelled, then shuts down gracefully: the listener closes,
+// in-flight requests get Config.ShutdownTimeout to finish. ready, when non-nil, receives the
+// bound address once the listener is open (useful with addr ":0").
+func (s *Server) Run(ctx context.Context, addr string, ready func(net.Addr)) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", addr, err)
+	}
+	srv := &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	if ready != nil {
+		ready(ln.Addr())
+	}
+	s.log.Info("serving", "addr", ln.Addr().String())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serving: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	s.log.Info("shutting down", "timeout", s.cfg.ShutdownTimeout.String())
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutting down: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serving: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,76 @@
+// benchd pages: keep charts sized to their container; filter and sort result tables.
+// Everything works without this file; it only adds conveniences.
+(function () {
+  "use strict";
+  window.addEventListener("resize", function () {
+    if (!window.echarts) { return; }
+    document.querySelectorAll(".chart [_echarts_instance_]").forEach(function (el) {
+      var c = window.echarts.getInstanceByDom(el);
+      if (c) { c.resize(); }
+    });
+  });
+
+  var filter = document.getElementById("filter");
+  var flagged = document.getElementById("flagged");
+  function apply() {
+    var q = filter ? filter.value.toLowerCase() : "";
+    var only = flagged && flagged.checked;
+    document.querySelectorAll("table.results tbody tr:not(.group)").forEach(function (tr) {
+      var name = (tr.querySelector("td") || {}).textContent || "";
+      var st = tr.getAttribute("data-status");
+      var show = name.toLowerCase().indexOf(q) !== -1 && (!only || st === "regressed" || st === "warning" || st === "improved");
+      tr.hidden = !show;
+    });
+  }
+  if (filter) { filter.addEventListener("input", apply); }
+  if (flagged) { flagged.addEventListener("change", apply); }
+
+  // Sorting: by a cell's raw value (data-v) when it has one, numbers when both cells parse as
+  // numbers, text otherwise.
+  document.querySelectorAll("table.results thead th").forEach(function (th, col) {
+    th.style.cursor = "pointer";
+    th.addEventListener("click", function () {
+      var tbody = th.closest("table").querySelector("tbody");
+      var dir = th.getAttribute("data-dir") === "asc" ? -1 : 1;
+      th.setAttribute("data-dir", dir === 1 ? "asc" : "desc");
+      // Family headers only make sense in name order: drop them once the table is re-sorted.
+      tbody.querySelectorAll("tr.group").forEach(function (g) { g.remove(); });
+      var rows = Array.prototype.slice.call(tbody.rows);
+      rows.sort(function (a, b) {
+        var ca = a.cells[col], cb = b.cells[col];
+        var x = ca.getAttribute("data-v") || ca.textContent.trim(), y = cb.getAttribute("data-v") || cb.textContent.trim();
+        var nx = parseFloat(x), ny = parseFloat(y);
+        if (!isNaN(nx) && !isNaN(ny)) { return dir * (nx - ny); }
+        return dir * x.localeCompare(y);
+      });
+      rows.forEach(function (r) { tbody.appendChild(r); });
+    });
+  });
+})();
+
+// Alerts page: acknowledge through the API with the token typed in (kept in sessionStorage).
+(function () {
+  "use strict";
+  var tok = document.getElementById("token");
+  if (!tok) { return; }
+  tok.value = sessionStorage.getItem("benchd_token") || "";
+  tok.addEventListener("change", function () { sessionStorage.setItem("benchd_token", tok.value); });
+  document.querySelectorAll("button.ack").forEach(function (btn) {
+    btn.addEventListener("click", function () {
+      var url = "/api/v1/projects/" + encodeURIComponent(btn.dataset.project) + "/alerts/" + encodeURIComponent(btn.dataset.id) + "/acknowledge";
+      btn.disabled = true;
+      fetch(url, { method: "POST", headers: { "Authorization": "Bearer " + tok.value } })
+        .then(function (r) { return r.json().then(function (body) { return { ok: r.ok, body: body }; }); })
+        .then(function (res) {
+          var cell = btn.closest("tr").querySelector("td.status");
+          if (res.ok) {
+            cell.textContent = "acknowledged";
+            btn.remove();
+          } else {
+            cell.textContent = (res.body.error && res.body.error.message) || "failed";
+            btn.disabled = false;
+          }
+        });
+    });
+  });
+})();

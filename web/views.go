@@ -1,0 +1,191 @@
+package web
+
+import (
+	"time"
+
+	"github.com/benchd/benchd/db"
+	"github.com/benchd/benchd/runner"
+)
+
+// The view types below are the one shape of benchd's data seen from outside: the JSON API
+// encodes them and the pages render them.
+
+// RunView is a run's metadata.
+type RunView struct {
+	ID          int64               `json:"id"`
+	Project     string              `json:"project"`
+	Branch      string              `json:"branch"`
+	Testbed     string              `json:"testbed"`
+	Commit      string              `json:"commit"`
+	Trigger     string              `json:"trigger"`
+	Suite       string              `json:"suite"`
+	Status      string              `json:"status"`
+	StartedAt   time.Time           `json:"started_at"`
+	FinishedAt  *time.Time          `json:"finished_at,omitempty"`
+	Config      []runner.ConfigLine `json:"config"`
+	ResultCount int                 `json:"result_count"`
+	URL         string              `json:"url"`
+}
+
+// ResultView is one result of a run: its summary and, on request, its raw samples.
+type ResultView struct {
+	Name    string    `json:"name"`
+	Procs   int       `json:"procs,omitempty"`
+	Unit    string    `json:"unit"`
+	Better  int       `json:"better"`
+	N       int       `json:"n"`
+	Median  float64   `json:"median"`
+	Lo      float64   `json:"ci_lo"`
+	Hi      float64   `json:"ci_hi"`
+	Samples []float64 `json:"samples,omitempty"`
+}
+
+// VerdictView is the judgement of one benchmark/unit against the baseline and thresholds.
+type VerdictView struct {
+	Name     string  `json:"name"`
+	Unit     string  `json:"unit"`
+	Status   string  `json:"status"`
+	Rule     string  `json:"rule"`
+	Value    float64 `json:"value"`
+	Baseline float64 `json:"baseline"`
+	Limit    float64 `json:"limit"`
+	Delta    float64 `json:"delta"`
+	P        float64 `json:"p"`
+	Note     string  `json:"note"`
+}
+
+// AlertView is a stored alert.
+type AlertView struct {
+	ID            int64      `json:"id"`
+	RunID         int64      `json:"run_id"`
+	Project       string     `json:"project"`
+	Branch        string     `json:"branch"`
+	Testbed       string     `json:"testbed"`
+	Commit        string     `json:"commit"`
+	Benchmark     string     `json:"benchmark"`
+	Unit          string     `json:"unit"`
+	Rule          string     `json:"rule"`
+	BaselineRunID int64      `json:"baseline_run_id,omitempty"`
+	Value         float64    `json:"value"`
+	Baseline      float64    `json:"baseline"`
+	Limit         float64    `json:"limit"`
+	Delta         float64    `json:"delta"`
+	P             float64    `json:"p"`
+	Note          string     `json:"note"`
+	Status        string     `json:"status"`
+	CreatedAt     time.Time  `json:"created_at"`
+	AckedAt       *time.Time `json:"acknowledged_at,omitempty"`
+	ResolvedAt    *time.Time `json:"resolved_at,omitempty"`
+}
+
+// BaselineView is a named baseline.
+type BaselineView struct {
+	Name      string    `json:"name"`
+	RunID     int64     `json:"run_id"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// ThresholdView is a stored threshold rule.
+type ThresholdView struct {
+	ID        int64   `json:"id"`
+	Benchmark string  `json:"benchmark"`
+	Unit      string  `json:"unit"`
+	Kind      string  `json:"kind"`
+	Warn      float64 `json:"warn"`
+	Note      string  `json:"note"`
+}
+
+// PointView is one point of a benchmark's history.
+type PointView struct {
+	RunID     int64     `json:"run_id"`
+	Commit    string    `json:"commit"`
+	StartedAt time.Time `json:"started_at"`
+	Median    float64   `json:"median"`
+	Lo        float64   `json:"ci_lo"`
+	Hi        float64   `json:"ci_hi"`
+	N         int       `json:"n"`
+}
+
+// IngestReply is the answer to POST /api/v1/projects/{project}/runs.
+type IngestReply struct {
+	RunID int64  `json:"run_id"`
+	URL   string `json:"url"`
+	// Status is the worst verdict: regressed, warning, improved, ok or unknown.
+	Status string `json:"status"`
+	// Baseline is the run compared against (nil when there was none).
+	Baseline *BaselineRef   `json:"baseline"`
+	Verdicts []VerdictView  `json:"verdicts"`
+	Alerts   []int64        `json:"alerts"`
+	Failures []FailureView  `json:"failures,omitempty"`
+	Counts   map[string]int `json:"counts"`
+	Run      *RunView       `json:"run,omitempty"`
+}
+
+// BaselineRef says what a run was compared with and why.
+type BaselineRef struct {
+	RunID int64 `json:"run_id"`
+	// Source is "baseline:NAME" for a named baseline or "previous:BRANCH" for the latest
+	// earlier run of a branch on the same testbed.
+	Source string `json:"source"`
+}
+
+// FailureView is a benchmark the posted output reports as failed.
+type FailureView struct {
+	Name    string `json:"name"`
+	Pkg     string `json:"pkg,omitempty"`
+	Kind    string `json:"kind"`
+	Message string `json:"message"`
+	Line    int    `json:"line"`
+}
+
+func (s *Server) runURL(id int64) string {
+	return s.cfg.BaseURL + "/runs/" + itoa(id)
+}
+
+func (s *Server) runView(r db.Run) RunView {
+	v := RunView{ID: r.ID, Project: r.Project, Branch: r.Branch, Testbed: r.Testbed, Commit: r.Commit,
+		Trigger: string(r.Trigger), Suite: r.Suite, Status: string(r.Status), StartedAt: r.StartedAt,
+		Config: r.Config, ResultCount: r.ResultCount, URL: s.runURL(r.ID)}
+	if v.Config == nil {
+		v.Config = []runner.ConfigLine{}
+	}
+	if !r.FinishedAt.IsZero() {
+		t := r.FinishedAt
+		v.FinishedAt = &t
+	}
+	return v
+}
+
+func resultView(r db.Result, samples bool) ResultView {
+	v := ResultView{Name: r.Name, Procs: r.Procs, Unit: r.Unit, Better: int(r.Better), N: r.Summary.N,
+		Median: r.Summary.Median, Lo: r.Summary.Lo, Hi: r.Summary.Hi}
+	if samples {
+		v.Samples = r.Samples
+	}
+	return v
+}
+
+func verdictView(v runner.Verdict) VerdictView {
+	return VerdictView{Name: v.Name, Unit: v.Unit, Status: string(v.Status), Rule: v.Rule, Value: v.Value,
+		Baseline: v.Baseline, Limit: v.Limit, Delta: v.Delta, P: v.P, Note: v.Note}
+}
+
+func alertView(a db.Alert) AlertView {
+	v := AlertView{ID: a.ID, RunID: a.RunID, Project: a.Project, Branch: a.Branch, Testbed: a.Testbed, Commit: a.Commit,
+		Benchmark: a.Benchmark, Unit: a.Unit, Rule: a.Rule, BaselineRunID: a.BaselineRunID, Value: a.Value,
+		Baseline: a.Baseline, Limit: a.Limit, Delta: a.Delta, P: a.P, Note: a.Note, Status: string(a.Status),
+		CreatedAt: a.CreatedAt}
+	if !a.AcknowledgedAt.IsZero() {
+		t := a.AcknowledgedAt
+		v.AckedAt = &t
+	}
+	if !a.ResolvedAt.IsZero() {
+		t := a.ResolvedAt
+		v.ResolvedAt = &t
+	}
+	return v
+}
+
+func thresholdView(t db.Threshold) ThresholdView {
+	return ThresholdView{ID: t.ID, Benchmark: t.Benchmark, Unit: t.Unit, Kind: string(t.Kind), Warn: t.Warn, Note: t.Note}
+}
