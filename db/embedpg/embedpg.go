@@ -67,6 +67,10 @@ type Cluster struct {
 	logger    *slog.Logger
 	stopCtx   func() bool
 
+	// shared: the server belongs to another live launcher of the same data directory; Stop
+	// leaves it running.
+	shared bool
+
 	stopOnce sync.Once
 	stopErr  error
 }
@@ -155,6 +159,23 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 		}
 		logger.Info("initialised PostgreSQL cluster", "data_dir", c.dataDir, "elapsed", time.Since(t0))
 	}
+	if !c.ephemeral {
+		// Another benchd (a `serve`, while `token create` runs) may be running this data
+		// directory's server: share it rather than stopping it as a leftover.
+		if u, pid, running := runningShared(startCtx, c.dataDir); running {
+			if err := ensureDatabase(startCtx, u, cfg.Database); err != nil {
+				return nil, err
+			}
+			c.removeDirs()
+			c.sockDir = ""
+			c.url = withDatabase(u, cfg.Database)
+			c.shared = true
+			logger.Info("using the PostgreSQL server another benchd runs for this data directory",
+				"data_dir", c.dataDir, "launcher_pid", pid)
+			ok = true
+			return c, nil
+		}
+	}
 	if err := clearStalePid(c.dataDir, logger); err != nil {
 		return nil, err
 	}
@@ -169,6 +190,11 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 			continue
 		}
 		return nil, err
+	}
+	if !c.ephemeral {
+		if err := writeLauncher(c.dataDir); err != nil {
+			return nil, err
+		}
 	}
 	if err := ensureDatabase(startCtx, c.url, cfg.Database); err != nil {
 		return nil, err
@@ -185,13 +211,20 @@ func (c *Cluster) URL() string { return c.url }
 // DataDir returns the cluster's data directory.
 func (c *Cluster) DataDir() string { return c.dataDir }
 
+// Shared reports whether the server was already running for this data directory, started by
+// another live process; Stop then leaves it running.
+func (c *Cluster) Shared() bool { return c.shared }
+
 // Stop shuts the server down (fast shutdown: open sessions are ended), waits for it to exit
-// and, for an ephemeral cluster, removes its directory. Calling Stop again returns the first
-// result.
+// and, for an ephemeral cluster, removes its directory. A shared cluster is left running.
+// Calling Stop again returns the first result.
 func (c *Cluster) Stop() error {
 	c.stopOnce.Do(func() {
 		if c.stopCtx != nil {
 			c.stopCtx()
+		}
+		if c.shared {
+			return
 		}
 		c.stopErr = c.shutdown(30 * time.Second)
 		c.removeDirs()
@@ -374,6 +407,73 @@ func prepareDataDir(dataDir string, owner *owner) error {
 		return fmt.Errorf("setting data directory mode: %w", err)
 	}
 	return owner.chownTree(dataDir)
+}
+
+// launcherFile, in a persistent data directory, records the pid of the process whose child
+// the server is: a server whose parent is that live process is not a leftover.
+const launcherFile = "benchd-launcher.pid"
+
+func writeLauncher(dataDir string) error {
+	if err := os.WriteFile(filepath.Join(dataDir, launcherFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		return fmt.Errorf("writing launcher file: %w", err)
+	}
+	return nil
+}
+
+// runningShared returns the URL of the server of dataDir when it is running as the child of a
+// live launcher (another benchd process) and accepts connections. A server whose launcher is
+// gone is a leftover for clearStalePid instead.
+func runningShared(ctx context.Context, dataDir string) (serverURL string, launcher int, ok bool) {
+	b, err := os.ReadFile(filepath.Join(dataDir, "postmaster.pid"))
+	if err != nil {
+		return "", 0, false
+	}
+	// postmaster.pid: pid, data directory, start time, port, socket directory, listen
+	// address, shared memory key, status.
+	lines := strings.Split(string(b), "\n")
+	if len(lines) < 8 || strings.TrimSpace(lines[7]) != "ready" {
+		return "", 0, false
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(lines[0]))
+	port, _ := strconv.Atoi(strings.TrimSpace(lines[3]))
+	lb, err := os.ReadFile(filepath.Join(dataDir, launcherFile))
+	if err != nil {
+		return "", 0, false
+	}
+	launcher, _ = strconv.Atoi(strings.TrimSpace(string(lb)))
+	if pid <= 0 || port <= 0 || launcher <= 1 || launcher == os.Getpid() ||
+		!isPostgres(pid) || parentOf(pid) != launcher || !processAlive(launcher) {
+		return "", 0, false
+	}
+	serverURL = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)
+	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(cctx, serverURL)
+	if err != nil {
+		return "", 0, false
+	}
+	conn.Close(cctx)
+	return serverURL, launcher, true
+}
+
+// parentOf returns the parent pid of pid from /proc, or 0.
+func parentOf(pid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) is in parentheses and may hold spaces: parse after the last ')'.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 2 {
+		return 0
+	}
+	ppid, _ := strconv.Atoi(f[1])
+	return ppid
 }
 
 // clearStalePid removes a postmaster.pid whose process is not a live postgres server (a

@@ -272,3 +272,43 @@ func BenchmarkStart(b *testing.B) {
 }
 
 func nopLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// TestSharesRunningCluster starts a persistent cluster in a launcher process and then the
+// same data directory here, as `benchd token create` does beside a running `benchd serve`:
+// the second Start must use the running server, not stop it as a leftover, and its Stop must
+// leave it running.
+func TestSharesRunningCluster(t *testing.T) {
+	skipWithoutBinaries(t)
+	dir := filepath.Join(traversableTempDir(t), "pgdata")
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), helperEnv+"="+dir)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "URL ") {
+		t.Fatalf("helper: got %q, %v, want a URL line", line, err)
+	}
+	ownerURL := strings.TrimSpace(strings.TrimPrefix(line, "URL "))
+	exec1(t, ownerURL, "CREATE TABLE shared (x int); INSERT INTO shared VALUES (1)")
+
+	c, err := Start(context.Background(), Config{DataDir: dir, Database: "other"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Shared() {
+		t.Errorf("second Start of a running data directory: got Shared() false, want true")
+	}
+	exec1(t, c.URL(), "CREATE TABLE mine (x int)") // a database of its own in the same server
+	if err := c.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if got := count(t, ownerURL, "shared"); got != 1 {
+		t.Errorf("for rows in the owner's server after the sharer stopped, got %d, want 1", got)
+	}
+}
