@@ -8,9 +8,11 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -310,5 +312,76 @@ func TestSharesRunningCluster(t *testing.T) {
 	}
 	if got := count(t, ownerURL, "shared"); got != 1 {
 		t.Errorf("for rows in the owner's server after the sharer stopped, got %d, want 1", got)
+	}
+}
+
+// TestStartsAsNormalUser runs a launcher as an unprivileged user (nobody) when the tests run
+// as root, so both ways of starting are proven on one machine: as root (every other test
+// here) the server runs as postgres; as a normal user it runs as that user.
+func TestStartsAsNormalUser(t *testing.T) {
+	skipWithoutBinaries(t)
+	if os.Geteuid() != 0 {
+		t.Skip("not root: every other test here already starts clusters as a normal user")
+	}
+	u, err := user.Lookup("nobody")
+	if err != nil {
+		t.Skip("no user nobody:", err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	base := traversableTempDir(t)
+	// The test binary lives in a 0700 build directory: give nobody a copy it can execute.
+	bin := filepath.Join(base, "embedpg.test")
+	exe, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, exe, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	home := filepath.Join(base, "home")
+	if err := os.Mkdir(home, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(home, uid, gid); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(home, "pgdata")
+	cmd := exec.Command(bin, "-test.run=^$")
+	cmd.Dir = home
+	cmd.Env = append(os.Environ(), helperEnv+"="+dir, "HOME="+home, "TMPDIR=/tmp")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), NoSetGroups: true}}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "URL ") {
+		t.Fatalf("launcher as nobody: got %q, %v, want a URL line", line, err)
+	}
+	// Let the server go with its killed launcher before t.TempDir's cleanup removes its files.
+	if b, err := os.ReadFile(filepath.Join(dir, "postmaster.pid")); err == nil {
+		serverPid, _ := strconv.Atoi(strings.SplitN(string(b), "\n", 2)[0])
+		t.Cleanup(func() {
+			for deadline := time.Now().Add(20 * time.Second); processAlive(serverPid) && time.Now().Before(deadline); {
+				time.Sleep(20 * time.Millisecond)
+			}
+		})
+	}
+	url := strings.TrimSpace(strings.TrimPrefix(line, "URL "))
+	exec1(t, url, "CREATE TABLE t (x int); INSERT INTO t VALUES (1)")
+	if got := count(t, url, "t"); got != 1 {
+		t.Errorf("for rows, got %d, want 1", got)
+	}
+	fi, err := os.Stat(filepath.Join(dir, "PG_VERSION"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if owner := fi.Sys().(*syscall.Stat_t).Uid; owner != uint32(uid) {
+		t.Errorf("for the cluster's files, got owner uid %d, want nobody's %d", owner, uid)
 	}
 }
