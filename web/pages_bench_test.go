@@ -1,47 +1,123 @@
 package web
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
+	"math"
+	"math/rand/v2"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"testing"
 	"time"
 
 	"github.com/benchd/benchd/db"
+	"github.com/benchd/benchd/db/dbtest"
 	"github.com/benchd/benchd/runner"
+	"github.com/jackc/pgx/v5"
 )
 
-// seedRuns stores runs of main on testbed "bench", each with benchmarks results of 10
-// samples (sec/op), straight through the Store.
-func seedRuns(b *testing.B, store *db.Store, runs, benchmarks int) {
-	b.Helper()
-	ctx := context.Background()
-	start := time.Now().Add(-time.Duration(runs) * time.Hour)
-	for r := range runs {
-		nr := db.NewRun{Project: "sessioncore", Branch: "main", Testbed: db.Testbed{Name: "bench"}, Commit: fmt.Sprintf("c%d", r),
-			Trigger: db.TriggerCI, StartedAt: start.Add(time.Duration(r) * time.Hour)}
-		for i := range benchmarks {
-			s := make([]float64, 10)
-			for k := range s {
-				s[k] = 1e-6 * float64(100+i+k+r%7)
-			}
-			res := runner.Result{Name: fmt.Sprintf("Op/case=%d", i), Unit: "sec/op", Better: runner.LowerBetter, Samples: s}
-			nr.Results = append(nr.Results, db.NewResult{Result: res, Summary: storable(runner.Summarize(s, runner.Options{}), s)})
-		}
-		if _, err := store.InsertRun(ctx, nr); err != nil {
-			b.Fatal(err)
-		}
+// Scale of the page benchmarks' database (issue 6): 200 benchmarks × 1,000 runs of main.
+const (
+	scaleRuns       = 1000
+	scaleBenchmarks = 200
+	scaleRegressed  = 7 // Op/case=7 is 2× slower in the latest run
+)
+
+// scaleSamples returns the 10 samples of benchmark i in run r: a level per benchmark, noise,
+// a slow drift, and (in the latest run) benchmark scaleRegressed twice as slow.
+func scaleSamples(rng *rand.Rand, r, i int) []float64 {
+	s := make([]float64, 10)
+	level := 1e-6 * float64(100+i) * (1 + 0.0001*float64(r))
+	if r == scaleRuns-1 && i == scaleRegressed {
+		level *= 2
 	}
+	for k := range s {
+		s[k] = level * (1 + 0.02*rng.NormFloat64())
+		s[k] = math.Abs(s[k])
+	}
+	return s
 }
 
+// seedScale fills d with scaleRuns runs of main on testbed "bench", each with scaleBenchmarks
+// results of 10 samples (sec/op), one run every hour: all but the last through
+// Store.InsertRun (one COPY per run), the last through the Ingester, as a POST stores it (so
+// it is judged and its regression alerted). Every 50th run also carries an alert, so the alert
+// queries have history to skip.
+func seedScale(d *dbtest.DB) error {
+	ctx := context.Background()
+	store := d.Store
+	rng := rand.New(rand.NewPCG(6, 200))
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	results := func(r int) []runner.Result {
+		out := make([]runner.Result, scaleBenchmarks)
+		for i := range out {
+			out[i] = runner.Result{Name: fmt.Sprintf("Op/case=%d", i), Unit: "sec/op", Better: runner.LowerBetter, Samples: scaleSamples(rng, r, i)}
+		}
+		return out
+	}
+	for r := range scaleRuns - 1 {
+		nr := db.NewRun{Project: "sessioncore", Branch: "main", Testbed: db.Testbed{Name: "bench"}, Commit: fmt.Sprintf("%040x", r),
+			Trigger: db.TriggerCI, StartedAt: start.Add(time.Duration(r) * time.Hour)}
+		for _, res := range results(r) {
+			nr.Results = append(nr.Results, db.NewResult{Result: res, Summary: storable(runner.Summarize(res.Samples, runner.Options{}), res.Samples)})
+		}
+		run, err := store.InsertRun(ctx, nr)
+		if err != nil {
+			return err
+		}
+		if r%50 == 49 {
+			v := runner.Verdict{Name: "Op/case=3", Unit: "sec/op", Status: runner.StatusRegressed, Rule: "regression", Value: 2, Baseline: 1, Limit: 5, Delta: 1, P: 0.01}
+			if _, err := store.InsertAlerts(ctx, run.ID, run.ID-1, []db.NewAlert{{Verdict: v}}); err != nil {
+				return err
+			}
+		}
+	}
+	in := &RunInput{Branch: "main", Testbed: "bench", Commit: fmt.Sprintf("%040x", scaleRuns-1), Trigger: "ci",
+		StartedAt: start.Add(time.Duration(scaleRuns-1) * time.Hour), Results: results(scaleRuns - 1)}
+	rep, _, err := NewIngester(store, nil, nil).Ingest(ctx, "sessioncore", in)
+	if err != nil {
+		return err
+	}
+	if rep.Status != "regressed" {
+		return fmt.Errorf("the latest run is %s, want regressed", rep.Status)
+	}
+	conn, err := pgx.Connect(ctx, d.URL)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, "VACUUM ANALYZE") // as autovacuum does for insert-only tables
+	return err
+}
+
+// scaleServer returns a Server over the shared 200 × 1,000 database (seeded once per process).
+func scaleServer(b *testing.B) *Server {
+	b.Helper()
+	t0 := time.Now()
+	d := dbtest.Shared(b, "pages_200x1000", seedScale)
+	if dt := time.Since(t0); dt > time.Second {
+		b.Logf("seeded %d runs × %d benchmarks in %v", scaleRuns, scaleBenchmarks, dt.Round(time.Millisecond))
+	}
+	s, err := New(Config{}, Deps{Store: d.Store})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s
+}
+
+var assetRef = regexp.MustCompile(`(?:src|href)="(/static/[^"]+)"`)
+
 // BenchmarkPages measures server-side rendering (database reads included, no network) of the
-// dashboard and the benchmark page, and reports each page's weight in bytes (HTML only; the
-// embedded echarts.min.js is ~1 MB once, cached for a year).
+// dashboard and the benchmark page over 200 benchmarks × 1,000 stored runs, and reports each
+// page's weight: its HTML (B/html, and gzip-compressed B/html-gz) and the static files it
+// loads (B/assets: echarts.min.js, app.js, app.css, cached for a year under hashed names).
 func BenchmarkPages(b *testing.B) {
 	get := func(b *testing.B, s *Server, path string) {
 		b.Helper()
-		var size int
+		var body []byte
 		b.ReportAllocs()
 		for b.Loop() {
 			rec := httptest.NewRecorder()
@@ -49,18 +125,26 @@ func BenchmarkPages(b *testing.B) {
 			if rec.Code != 200 {
 				b.Fatalf("GET %s: %d %s", path, rec.Code, rec.Body.String())
 			}
-			size = rec.Body.Len()
+			body = rec.Body.Bytes()
 		}
-		b.ReportMetric(float64(size), "B/page")
+		var gz bytes.Buffer
+		w := gzip.NewWriter(&gz)
+		w.Write(body)
+		w.Close()
+		var assets int
+		for _, m := range assetRef.FindAllSubmatch(body, -1) {
+			rec := httptest.NewRecorder()
+			s.ServeHTTP(rec, httptest.NewRequest("GET", string(m[1]), nil))
+			assets += rec.Body.Len()
+		}
+		b.ReportMetric(float64(len(body)), "B/html")
+		b.ReportMetric(float64(gz.Len()), "B/html-gz")
+		b.ReportMetric(float64(assets), "B/assets")
 	}
-	b.Run("page=dashboard/benchmarks=200/runs=20", func(b *testing.B) {
-		e := newEnvB(b)
-		seedRuns(b, e.db.Store, 20, 200)
-		get(b, e.srv, "/?project=sessioncore&branch=main")
+	b.Run(fmt.Sprintf("page=dashboard/benchmarks=%d/runs=%d", scaleBenchmarks, scaleRuns), func(b *testing.B) {
+		get(b, scaleServer(b), "/?project=sessioncore&branch=main")
 	})
-	b.Run("page=benchmark/points=1000", func(b *testing.B) {
-		e := newEnvB(b)
-		seedRuns(b, e.db.Store, 1000, 1)
-		get(b, e.srv, "/benchmark?"+url.Values{"project": {"sessioncore"}, "branch": {"main"}, "testbed": {"bench"}, "name": {"Op/case=0"}, "unit": {"sec/op"}}.Encode())
+	b.Run(fmt.Sprintf("page=benchmark/points=%d", scaleRuns), func(b *testing.B) {
+		get(b, scaleServer(b), "/benchmark?"+url.Values{"project": {"sessioncore"}, "branch": {"main"}, "testbed": {"bench"}, "name": {"Op/case=7"}, "unit": {"sec/op"}}.Encode())
 	})
 }

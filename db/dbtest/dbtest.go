@@ -38,6 +38,8 @@ var (
 	baseURL  string
 	cluster  *embedpg.Cluster
 	startErr error
+	// shared are the schemas made by Shared, dropped by Main.
+	shared = map[string]*DB{}
 )
 
 // Main runs the package's tests, stops the private cluster if one was started, then fails the
@@ -45,6 +47,15 @@ var (
 func Main(m *testing.M) {
 	code := m.Run()
 	mu.Lock()
+	for name, d := range shared {
+		if d.Store != nil {
+			d.Store.Close()
+		}
+		if err := dropSchema(baseURL, name); err != nil {
+			fmt.Fprintln(os.Stderr, "dbtest: dropping shared schema:", err)
+		}
+		delete(shared, name)
+	}
 	if cluster != nil {
 		if err := cluster.Stop(); err != nil {
 			fmt.Fprintln(os.Stderr, "dbtest: stopping PostgreSQL:", err)
@@ -118,6 +129,68 @@ func Schema(t testing.TB) *DB {
 	return d
 }
 
+// Shared returns the migrated schema called name (a Store bound to it), made and filled by seed
+// on the first call in this process and returned as it is by later calls; Main drops it when
+// the package's tests end. It is for benchmark fixtures too costly to build on every call of a
+// benchmark function (go test runs it once per -count and per -benchtime probe): callers must
+// not change what seed stored. A seed error fails tb and every later call.
+func Shared(tb testing.TB, name string, seed func(*DB) error) *DB {
+	tb.Helper()
+	base := URL(tb)
+	schema := "shared_" + unsafe.ReplaceAllString(strings.ToLower(name), "_")
+	mu.Lock()
+	defer mu.Unlock()
+	if d, ok := shared[schema]; ok {
+		if d.Store == nil {
+			tb.Fatalf("shared schema %s: its seed failed earlier", name)
+		}
+		return d
+	}
+	d := &DB{Name: schema}
+	shared[schema] = d
+	fail := func(format string, args ...any) *DB {
+		tb.Helper()
+		if d.Store != nil {
+			d.Store.Close()
+			d.Store = nil
+		}
+		tb.Fatalf(format, args...)
+		return nil
+	}
+	if err := dropSchema(base, schema); err != nil { // left behind by a killed run
+		return fail("%v", err)
+	}
+	ctx := context.Background()
+	if err := execErr(base, "CREATE SCHEMA "+pgx.Identifier{schema}.Sanitize()); err != nil {
+		return fail("%v", err)
+	}
+	u, err := WithSearchPath(base, schema)
+	if err != nil {
+		return fail("%v", err)
+	}
+	d.URL = u
+	mg, err := db.NewMigrator(ctx, d.URL, nil)
+	if err != nil {
+		return fail("%v", err)
+	}
+	_, err = mg.Up(ctx)
+	mg.Close()
+	if err != nil {
+		return fail("migrating schema %s: %v", schema, err)
+	}
+	if d.Store, err = db.Open(ctx, d.URL, nil); err != nil {
+		return fail("opening schema %s: %v", schema, err)
+	}
+	if err := seed(d); err != nil {
+		return fail("seeding schema %s: %v", schema, err)
+	}
+	return d
+}
+
+func dropSchema(databaseURL, schema string) error {
+	return execErr(databaseURL, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
+}
+
 var unsafe = regexp.MustCompile(`[^a-z0-9_]+`)
 
 // EmptySchema returns a fresh empty schema (no migrations), dropped when the test ends.
@@ -163,16 +236,23 @@ func Exec(t testing.TB, databaseURL, sql string, args ...any) {
 
 func exec(t testing.TB, databaseURL, sql string, args ...any) {
 	t.Helper()
+	if err := execErr(databaseURL, sql, args...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func execErr(databaseURL, sql string, args ...any) error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, databaseURL)
 	if err != nil {
-		t.Fatalf("connecting to the test database: %v", err)
+		return fmt.Errorf("connecting to the test database: %w", err)
 	}
 	defer conn.Close(ctx)
 	if _, err := conn.Exec(ctx, sql, args...); err != nil {
-		t.Fatalf("%s: %v", sql, err)
+		return fmt.Errorf("%s: %w", sql, err)
 	}
+	return nil
 }
 
 // Conn returns a connection to databaseURL closed when the test ends, for raw SQL that
