@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/benchd/benchd/db"
 	"github.com/benchd/benchd/runner"
 )
 
@@ -78,6 +79,9 @@ type runFlags struct {
 	ref          string        // run this ref instead of the working tree
 	raw          string        // write the full go test output here
 	server       serverFlags
+	databaseURL  string // keep baselines in this database; default "": the directory (or --server)
+	branch       string // branch of a run stored in the database; default from CI or git
+	testbed      string // testbed of a run stored in the database; default $BENCHD_TESTBED, else goos/goarch/cpu
 }
 
 func cmdRun(ctx context.Context, args []string, env *environ) error {
@@ -98,6 +102,9 @@ func cmdRun(ctx context.Context, args []string, env *environ) error {
 	fs.StringVar(&f.ref, "ref", "", "run a git worktree at this ref instead of the working tree")
 	fs.StringVar(&f.raw, "raw", "", "write the full go test output (the working tree's) to this file")
 	f.server.register(fs, env, false)
+	fs.StringVar(&f.databaseURL, "database-url", "", "keep baselines in this PostgreSQL database (migrated with benchd migrate up) instead of the directory; DATABASE_URL is not read")
+	fs.StringVar(&f.branch, "branch", "", "with --database-url: branch of a saved run (default $GITHUB_HEAD_REF, $GITHUB_REF_NAME, git's current branch, else the baseline's name)")
+	fs.StringVar(&f.testbed, "testbed", "", "with --database-url: testbed of a saved run (default $BENCHD_TESTBED, else goos/goarch/cpu of the output)")
 	fs.Usage = func() {
 		fmt.Fprint(env.stderr, "usage: benchd run [flags]\n\nRuns a suite's benchmarks with go test and compares them with a baseline or a git ref.\n\nflags:\n")
 		fs.PrintDefaults()
@@ -138,10 +145,11 @@ func cmdRun(ctx context.Context, args []string, env *environ) error {
 	if err != nil {
 		return err
 	}
-	store, err := f.store(proj)
+	store, closeStore, err := f.store(ctx, proj, env, suite)
 	if err != nil {
 		return err
 	}
+	defer closeStore()
 
 	// Fetch the baseline first: a missing one is a usage error found before a long run.
 	var old *runner.Set
@@ -188,6 +196,9 @@ func cmdRun(ctx context.Context, args []string, env *environ) error {
 		return err
 	}
 	rep.Warnings = append(rep.Warnings, res.ParseErrors...)
+	if ds, ok := store.(*dbStore); ok && f.baseline != "" {
+		rep.Warnings = append(rep.Warnings, ds.warnings(res.New)...)
+	}
 	if err := writeReport(env, f.format, rep); err != nil {
 		return err
 	}
@@ -204,7 +215,11 @@ func (f *runFlags) saveAndExit(ctx context.Context, store runner.BaselineStore, 
 		if err := store.Save(ctx, f.saveBaseline, set); err != nil {
 			return &exitError{code: 2, err: err}
 		}
-		fmt.Fprintf(env.stderr, "benchd: saved baseline %s\n", f.saveBaseline)
+		where := ""
+		if ds, ok := store.(*dbStore); ok && ds.saved != nil {
+			where = fmt.Sprintf(" in the database (project %s, branch %s, testbed %s, run %d)", ds.project, ds.saved.Branch, ds.saved.Testbed, ds.saved.ID)
+		}
+		fmt.Fprintf(env.stderr, "benchd: saved baseline %s%s\n", f.saveBaseline, where)
 	}
 	if rep == nil {
 		return nil
@@ -256,13 +271,45 @@ func (f *runFlags) runConfig(proj *runner.Project) (runner.RunConfig, string, er
 	return cfg, name, nil
 }
 
-// store is the baseline store: the server's with --server, else the project's directory.
-func (f *runFlags) store(proj *runner.Project) (runner.BaselineStore, error) {
+// store is the baseline store: the database's with --database-url, the server's with
+// --server, else the project's directory. closeFn releases it (a no-op but for the database).
+func (f *runFlags) store(ctx context.Context, proj *runner.Project, env *environ, suite string) (store runner.BaselineStore, closeFn func(), err error) {
+	nop := func() {}
+	if f.databaseURL != "" {
+		if f.server.url != "" {
+			return nil, nil, usageErrorf("--database-url and --server both name where baselines are kept: give one")
+		}
+		f.server.fromEnv()
+		if f.server.project == "" {
+			return nil, nil, usageErrorf("no project: --database-url needs --project or BENCHD_PROJECT")
+		}
+		if f.testbed == "" {
+			f.testbed = env.getenv("BENCHD_TESTBED")
+		}
+		branch, commit := checkoutInfo(ctx, env, f.dir, f.ref)
+		if f.branch != "" {
+			branch = f.branch
+		}
+		trigger := db.TriggerCLI
+		if env.getenv("CI") != "" {
+			trigger = db.TriggerCI
+		}
+		s, closeDB, err := openDatabase(ctx, f.databaseURL, "", cliLogger(env))
+		if err != nil {
+			return nil, nil, &exitError{code: 2, err: fmt.Errorf("opening the baseline database: %w", err)}
+		}
+		return &dbStore{store: s, project: f.server.project, branch: branch, commit: commit, testbed: f.testbed,
+			trigger: trigger, suite: suite, opts: proj.Options}, closeDB, nil
+	}
+	if f.branch != "" || f.testbed != "" {
+		return nil, nil, usageErrorf("--branch and --testbed describe a run stored in the database: they need --database-url")
+	}
+	f.server.fromEnv() // --server defaults to $BENCHD_SERVER
 	if f.server.url != "" {
 		if err := f.server.validate(); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return &httpStore{s: f.server}, nil
+		return &httpStore{s: f.server}, nop, nil
 	}
 	dir := proj.Baselines
 	if !filepath.IsAbs(dir) {
@@ -272,7 +319,7 @@ func (f *runFlags) store(proj *runner.Project) (runner.BaselineStore, error) {
 		}
 		dir = filepath.Join(base, dir)
 	}
-	return runner.FileStore{Dir: dir}, nil
+	return runner.FileStore{Dir: dir}, nop, nil
 }
 
 // buildReport compares and judges with the project's units, options and thresholds.
