@@ -54,13 +54,13 @@ var defaultKind = &handlerKind{name: DefaultHandler}
 
 // shard is one part of the registry: a map and the expiry wheel of its sessions.
 type shard struct {
-	mu       sync.RWMutex
-	m        map[string]*Session
-	wheel    map[int64]*bucket // expiry tick → the bucket's list
-	last     *bucket           // the bucket used last (nil: none), at lastTick
-	lastTick int64
-	swept    int64    // last tick swept
-	_        [64]byte // keep shards on separate cache lines
+	mu    sync.RWMutex
+	m     map[string]*Session
+	wheel map[int64]*bucket // expiry tick → its bucket
+	last  *bucket           // the bucket used last (nil: none)
+	spare []*Session        // a swept bucket's buffer, for the next new bucket
+	swept int64             // last tick swept
+	_     [64]byte          // keep shards on separate cache lines
 }
 
 // Registry holds sessions by ID. It is safe for concurrent use. Close it to stop its
@@ -477,10 +477,10 @@ func (r *Registry) Close() error {
 		}
 		clear(sh.m)
 		clear(sh.wheel)
-		sh.last = nil
+		sh.last, sh.spare = nil, nil
 		sh.mu.Unlock()
 		for _, s := range all {
-			s.prev, s.next, s.bucket = nil, nil, 0
+			s.wb = nil
 			_ = r.end(context.Background(), s, ErrShutdown, false)
 		}
 	}

@@ -21,9 +21,9 @@ type Session struct {
 	ttl        int64        // idle TTL in ns, 0: none
 	hard       int64        // absolute deadline in Unix ns, 0: none
 
-	// Guarded by the shard's lock: the expiry wheel's intrusive list.
-	prev, next *Session
-	bucket     int64 // wheel tick, 0: not in the wheel
+	// Guarded by the shard's lock: the session's place in the expiry wheel.
+	wb   *bucket // nil: not in the wheel
+	widx int32   // index in wb.ss
 
 	state atomic.Uint32
 
