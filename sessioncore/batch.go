@@ -49,9 +49,7 @@ func (r *Registry) CastAll(msg any) int {
 		sh := &r.shards[i]
 		batch = batch[:0]
 		sh.mu.RLock()
-		for _, s := range sh.m {
-			batch = append(batch, s)
-		}
+		sh.idx.each(func(s *Session) { batch = append(batch, s) })
 		sh.mu.RUnlock()
 		for _, s := range batch {
 			if s.Cast(msg) == nil {

@@ -167,13 +167,9 @@ func (r *Registry) sweep(now int64) int {
 	return n
 }
 
-// keySink keeps the key reads of sweepBucket from being optimised away.
-var keySink atomic.Uint32
-
 // sweepBucket sweeps a bucket already unhooked from the wheel: sessions past their deadline
-// leave the shard's map and are appended to due; touched ones are re-bucketed. It runs in
-// passes so that the cold memory of the sessions is read with independent loads: the sessions
-// (deadlines), then the first byte of each due key (the map hashes it), then the map deletes.
+// leave the shard's index and are appended to due; touched ones are re-bucketed. Reading the
+// deadlines are independent loads; removing from the index is a store per session.
 func (r *Registry) sweepBucket(sh *shard, b *bucket, now int64, due []*Session) []*Session {
 	first := len(due)
 	for _, s := range b.ss {
@@ -188,17 +184,8 @@ func (r *Registry) sweepBucket(sh *shard, b *bucket, now int64, due []*Session) 
 			s.trim()
 		}
 	}
-	var sum byte
 	for _, s := range due[first:] {
-		if len(s.id) > 0 {
-			sum += s.id[0]
-		}
-	}
-	if sum == 0 {
-		keySink.Add(1) // practically never; makes the loads observable
-	}
-	for _, s := range due[first:] {
-		delete(sh.m, s.id)
+		sh.idx.remove(s)
 	}
 	clear(b.ss)
 	if sh.spare == nil && cap(b.ss) <= 4*compactMin {

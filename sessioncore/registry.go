@@ -52,10 +52,10 @@ type handlerKind struct {
 
 var defaultKind = &handlerKind{name: DefaultHandler}
 
-// shard is one part of the registry: a map and the expiry wheel of its sessions.
+// shard is one part of the registry: the index and the expiry wheel of its sessions.
 type shard struct {
 	mu    sync.RWMutex
-	m     map[string]*Session
+	idx   index
 	wheel map[int64]*bucket // expiry tick → its bucket
 	last  *bucket           // the bucket used last (nil: none)
 	spare []*Session        // a swept bucket's buffer, for the next new bucket
@@ -130,7 +130,6 @@ func New(cfg Config) (*Registry, error) {
 	}
 	tick := r.now.Load() / r.res
 	for i := range r.shards {
-		r.shards[i].m = make(map[string]*Session)
 		r.shards[i].wheel = make(map[int64]*bucket)
 		r.shards[i].swept = tick
 	}
@@ -201,8 +200,11 @@ func (r *Registry) submit(s *Session) {
 	}
 }
 
-func (r *Registry) shardOf(id string) *shard {
-	return &r.shards[maphash.String(r.seed, id)&r.mask]
+// shardOf returns the shard of id and the hash of id: the top bits choose the shard, the low
+// bits the slot in the shard's index.
+func (r *Registry) shardOf(id string) (*shard, uint64) {
+	h := maphash.String(r.seed, id)
+	return &r.shards[(h>>56)&r.mask], h
 }
 
 // Machine returns the registry's state machine.
@@ -274,15 +276,14 @@ func (r *Registry) Start(ctx context.Context, spec Spec) (*Session, error) {
 	} else if life == 0 && r.life > 0 {
 		s.hard = now + r.life
 	}
-	sh := r.shardOf(id)
+	sh, hash := r.shardOf(id)
 	sh.mu.Lock()
-	if _, dup := sh.m[id]; dup {
+	if !sh.idx.insert(hash, s) {
 		sh.mu.Unlock()
 		r.live.Add(-1)
 		r.st.rejectedDup.Add(1)
 		return nil, ErrAlreadyStarted
 	}
-	sh.m[id] = s
 	if d := s.deadline(); d != 0 {
 		sh.wheelInsert(s, r.tickOf(d))
 	}
@@ -322,11 +323,11 @@ func (r *Registry) reserve() bool {
 
 // Lookup returns the live session with ID id, or nil and false.
 func (r *Registry) Lookup(id string) (*Session, bool) {
-	sh := r.shardOf(id)
+	sh, h := r.shardOf(id)
 	sh.mu.RLock()
-	s, ok := sh.m[id]
+	s := sh.idx.get(h, id)
 	sh.mu.RUnlock()
-	return s, ok
+	return s, s != nil
 }
 
 // Started reports whether a live session has ID id.
@@ -355,11 +356,11 @@ func (r *Registry) list(handler string) []string {
 	for i := range r.shards {
 		sh := &r.shards[i]
 		sh.mu.RLock()
-		for id, s := range sh.m {
+		sh.idx.each(func(s *Session) {
 			if handler == "" || s.kind.name == handler {
-				ids = append(ids, id)
+				ids = append(ids, s.id)
 			}
-		}
+		})
 		sh.mu.RUnlock()
 	}
 	return ids
@@ -392,15 +393,15 @@ func (r *Registry) Cast(id string, msg any) error {
 // handler's Terminate runs before Terminate returns unless a message is being handled, in
 // which case it runs right after that message.
 func (r *Registry) Terminate(ctx context.Context, id string) error {
-	sh := r.shardOf(id)
+	sh, h := r.shardOf(id)
 	sh.mu.Lock()
-	s, ok := sh.m[id]
-	if ok {
-		delete(sh.m, id)
+	s := sh.idx.get(h, id)
+	if s != nil {
+		sh.idx.remove(s)
 		sh.wheelRemove(s)
 	}
 	sh.mu.Unlock()
-	if !ok {
+	if s == nil {
 		return ErrNotFound
 	}
 	return r.end(ctx, s, ErrTerminated, false)
@@ -408,13 +409,13 @@ func (r *Registry) Terminate(ctx context.Context, id string) error {
 
 // remove takes s out of its shard; false when it was no longer there.
 func (r *Registry) remove(s *Session) bool {
-	sh := r.shardOf(s.id)
+	sh, _ := r.shardOf(s.id)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if sh.m[s.id] != s {
+	if !sh.idx.has(s) {
 		return false
 	}
-	delete(sh.m, s.id)
+	sh.idx.remove(s)
 	sh.wheelRemove(s)
 	return true
 }
@@ -471,11 +472,9 @@ func (r *Registry) Close() error {
 	for i := range r.shards {
 		sh := &r.shards[i]
 		sh.mu.Lock()
-		all := make([]*Session, 0, len(sh.m))
-		for _, s := range sh.m {
-			all = append(all, s)
-		}
-		clear(sh.m)
+		all := make([]*Session, 0, sh.idx.n)
+		sh.idx.each(func(s *Session) { all = append(all, s) })
+		sh.idx.reset()
 		clear(sh.wheel)
 		sh.last, sh.spare = nil, nil
 		sh.mu.Unlock()

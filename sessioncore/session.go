@@ -24,6 +24,7 @@ type Session struct {
 	// Guarded by the shard's lock: the session's place in the expiry wheel.
 	wb   *bucket // nil: not in the wheel
 	widx int32   // index in wb.ss
+	slot int32   // index in the shard's index (-1: removed)
 
 	state atomic.Uint32
 
