@@ -3,6 +3,7 @@ package sessioncore
 import (
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 )
@@ -146,5 +147,118 @@ func TestSweepTrimsMailbox(t *testing.T) {
 	}
 	if b := buffers(); b != 0 {
 		t.Errorf("after the sweep, got %d buffer slots, want 0", b)
+	}
+}
+
+// TestTouchedAfterBucketedDoesNotExpireEarly: a session touched after it was put in its
+// bucket is re-bucketed by the sweep at its old deadline, and expires at its new one.
+func TestTouchedAfterBucketedDoesNotExpireEarly(t *testing.T) {
+	clk := NewManualClock(time.Unix(1_000_000, 0))
+	r := newTestRegistry(t, Config{Clock: clk, TTL: 10 * time.Second, ExpiryResolution: time.Second, Shards: 1})
+	ctx := t.Context()
+	keys := make([]string, 200) // enough to share the bucket with many others
+	for i := range keys {
+		keys[i] = fmt.Sprintf("k%d", i)
+		if _, err := r.Start(ctx, Spec{Key: keys[i]}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clk.Advance(8 * time.Second)
+	for _, k := range keys[:100] {
+		if s, ok := r.Lookup(k); ok {
+			s.Touch()
+		}
+	}
+	clk.Advance(3 * time.Second) // 11 s: the untouched half is due, the touched half is not
+	if n := r.CleanupExpired(); n != 100 {
+		t.Fatalf("at 11 s, got %d expired, want 100", n)
+	}
+	for _, k := range keys[:100] {
+		if !r.Started(k) {
+			t.Fatalf("touched session %s expired at its old deadline", k)
+		}
+	}
+	clk.Advance(6 * time.Second) // 17 s: 9 s after the touch
+	if n := r.CleanupExpired(); n != 0 {
+		t.Fatalf("at 17 s, got %d expired, want 0", n)
+	}
+	clk.Advance(2 * time.Second) // 19 s: 11 s after the touch
+	if n := r.CleanupExpired(); n != 100 {
+		t.Fatalf("at 19 s, got %d expired, want 100", n)
+	}
+	if r.Count() != 0 {
+		t.Errorf("for Count at the end, got %d, want 0", r.Count())
+	}
+}
+
+// TestTerminatedNotExpired: sessions terminated (or crashed) before their bucket came due are
+// not expired again, through the bucket's compaction, and a key re-created meanwhile keeps its
+// new TTL.
+func TestTerminatedNotExpired(t *testing.T) {
+	clk := NewManualClock(time.Unix(1_000_000, 0))
+	var mu sync.Mutex
+	expired := map[string]int{}
+	stops := map[string]int{}
+	hooks := Hooks{
+		OnExpire: func(id string) { mu.Lock(); expired[id]++; mu.Unlock() },
+		OnStop:   func(id string, _ error) { mu.Lock(); stops[id]++; mu.Unlock() },
+	}
+	r := newTestRegistry(t, Config{Clock: clk, TTL: 5 * time.Second, ExpiryResolution: time.Second, Shards: 1, Hooks: hooks})
+	ctx := t.Context()
+	const n = 300
+	for i := range n {
+		if _, err := r.Start(ctx, Spec{Key: fmt.Sprintf("k%d", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Terminate 2 of every 3 (the bucket compacts on the way), half through the session.
+	for i := range n {
+		if i%3 == 0 {
+			continue
+		}
+		k := fmt.Sprintf("k%d", i)
+		if i%2 == 0 {
+			if err := r.Terminate(ctx, k); err != nil {
+				t.Fatal(err)
+			}
+		} else if s, ok := r.Lookup(k); !ok || s.Terminate(ctx) != nil {
+			t.Fatalf("terminating %s through its session failed", k)
+		}
+	}
+	// Re-create ten of the terminated keys with a long TTL: same tick, new sessions.
+	recreated := 0
+	for i := 1; i <= 20; i += 2 {
+		if i%3 == 0 {
+			continue
+		}
+		if _, err := r.Start(ctx, Spec{Key: fmt.Sprintf("k%d", i), TTL: time.Hour}); err != nil {
+			t.Fatal(err)
+		}
+		recreated++
+	}
+	clk.Advance(6 * time.Second)
+	if got := r.CleanupExpired(); got != n/3 {
+		t.Fatalf("for CleanupExpired, got %d, want %d", got, n/3)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for i := range n {
+		k := fmt.Sprintf("k%d", i)
+		switch {
+		case i%3 == 0:
+			if expired[k] != 1 || stops[k] != 1 {
+				t.Errorf("%s: expired %d times, stopped %d times, want 1 and 1", k, expired[k], stops[k])
+			}
+		case expired[k] != 0 || stops[k] != 1:
+			t.Errorf("terminated %s: expired %d times, stopped %d times, want 0 and 1", k, expired[k], stops[k])
+		}
+	}
+	for i := 1; i <= 20; i += 2 {
+		if k := fmt.Sprintf("k%d", i); i%3 != 0 && !r.Started(k) {
+			t.Errorf("re-created %s is gone", k)
+		}
+	}
+	if st := r.Stats(); st.Expired != n/3 || st.Live != recreated {
+		t.Errorf("for Stats, got expired %d live %d, want %d and %d", st.Expired, st.Live, n/3, recreated)
 	}
 }
