@@ -144,6 +144,32 @@ func BenchmarkCall(b *testing.B) {
 			perSecond(b, float64(b.N), "calls/s")
 		})
 	}
+	b.Run("handler=user/n=1", benchCallUser)
+}
+
+// echoHandler answers every call with its message.
+type echoHandler struct{}
+
+func (echoHandler) HandleCall(_ context.Context, msg any) (any, error) { return msg, nil }
+func (echoHandler) HandleCast(any)                                     {}
+func (echoHandler) Terminate(error)                                    {}
+
+// benchCallUser is BenchmarkCall with a user handler (not inline): one caller's round trip to
+// an idle session, handed to another goroutine so that its timeout can interrupt it.
+func benchCallUser(b *testing.B) {
+	b.ReportAllocs()
+	r := benchRegistry(b, Config{Handlers: map[string]HandlerFactory{"echo": func(string, any) (Handler, error) { return echoHandler{}, nil }}})
+	s, err := r.Start(context.Background(), Spec{Key: "u", Handler: "echo"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	for b.Loop() {
+		if v, err := s.Call(ctx, 1); err != nil || v != 1 {
+			b.Fatal(v, err)
+		}
+	}
+	perSecond(b, float64(b.N), "calls/s")
 }
 
 // BenchmarkCast measures casts (Ping, handled by the default handler on the registry's

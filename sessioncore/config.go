@@ -21,8 +21,8 @@ type Config struct {
 	// Lifetime is the absolute lifetime of a session, for a Spec with Lifetime 0
 	// (default 0: no limit).
 	Lifetime time.Duration
-	// MailboxSize bounds the messages queued for a busy session; a Cast to a full mailbox
-	// returns ErrMailboxFull (default 64).
+	// MailboxSize bounds the messages (casts and calls) queued for a session; a Cast or a Call
+	// to a full mailbox returns ErrMailboxFull at once (default 64).
 	MailboxSize int
 	// Workers is the number of shared worker goroutines that run casts and queued calls
 	// (default GOMAXPROCS).
@@ -39,9 +39,15 @@ type Config struct {
 	// ExpiryResolution is the width of an expiry bucket and the automatic sweep period; a
 	// session expires up to this much after its deadline (default 1s).
 	ExpiryResolution time.Duration
-	// CallTimeout bounds a Call whose context has no deadline while it waits for a busy
-	// session (default 5s).
+	// CallTimeout bounds a Call whose context has no deadline: it returns ErrCallTimeout when no
+	// reply came within CallTimeout, whether the session was busy or its handler blocks
+	// (default 5s). Inline calls (InlineCalls, the default handler) cannot be interrupted.
 	CallTimeout time.Duration
+	// InlineCalls runs a Call to an idle session on the caller's goroutine for every handler,
+	// not only the default handler: no goroutine hand-off (tens of ns instead of about a µs),
+	// but neither the call's context nor CallTimeout can interrupt a handler that blocks. Set
+	// it only for handlers whose HandleCall never blocks (default false).
+	InlineCalls bool
 	// Machine is the sessions' state machine; new sessions start in state 0
 	// (default DefaultMachine()).
 	Machine *Machine

@@ -23,11 +23,11 @@ var (
 	ErrRateLimited = errors.New("session create rate exceeded")
 	// ErrUnknownHandler: Spec.Handler names no registered handler.
 	ErrUnknownHandler = errors.New("unknown handler")
-	// ErrMailboxFull: a Cast found the session's mailbox full (MailboxSize).
+	// ErrMailboxFull: a Cast or a Call found the session's mailbox full (MailboxSize).
 	ErrMailboxFull = errors.New("mailbox full")
 	// ErrClosed: the registry is closed.
 	ErrClosed = errors.New("registry closed")
-	// ErrCallTimeout: a Call waited CallTimeout for a busy session.
+	// ErrCallTimeout: a Call without a context deadline had no reply within CallTimeout.
 	ErrCallTimeout = errors.New("call timed out")
 )
 

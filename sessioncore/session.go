@@ -51,6 +51,7 @@ type envelope struct {
 type waiter struct {
 	ctx context.Context
 	ch  chan callResult
+	t   *time.Timer // CallTimeout, for a ctx without deadline; stopped while pooled
 }
 
 type callResult struct {
@@ -143,12 +144,15 @@ func (s *Session) Transition(ctx context.Context, to State) error {
 	return nil
 }
 
-// Call sends msg to the session and returns the handler's reply. When the session is idle the
-// handler runs on the calling goroutine (with ctx); otherwise the call is queued and Call waits
-// for the reply until ctx is done or, when ctx has no deadline, Config.CallTimeout passes
-// (ErrCallTimeout). Calls are not refused for a full mailbox: each waiting caller is its own
-// backpressure. A panic in the handler ends the session (ErrCrashed) and is returned as an error
-// wrapping ErrCrashed.
+// Call sends msg to the session and returns the handler's reply. The call is queued in the
+// session's mailbox and run by a worker, and Call waits for the reply until ctx is done
+// (ctx.Err(), wrapped) or, when ctx has no deadline, Config.CallTimeout passes (ErrCallTimeout,
+// wrapped) — also when the handler is running and blocks: it keeps the session until it
+// returns, and its reply is dropped. The default handler, and every handler with
+// Config.InlineCalls, is instead run on the calling goroutine when the session is idle: no
+// hand-off, but such a call cannot be interrupted (the handler gets ctx). A call to a session
+// with MailboxSize messages queued returns ErrMailboxFull at once. A panic in the handler ends
+// the session (ErrCrashed) and is returned as an error wrapping ErrCrashed.
 func (s *Session) Call(ctx context.Context, msg any) (any, error) {
 	r := s.reg
 	if r.closed.Load() {
@@ -166,7 +170,7 @@ func (s *Session) Call(ctx context.Context, msg any) (any, error) {
 		r.st.errors.Add(1)
 		return nil, ErrNotFound
 	}
-	if !s.busy && s.queuedLocked() == 0 {
+	if !s.busy && (s.handler == nil || r.cfg.InlineCalls) && s.queuedLocked() == 0 {
 		s.busy = true
 		s.mu.Unlock()
 		s.Touch()
@@ -184,24 +188,49 @@ func (s *Session) Call(ctx context.Context, msg any) (any, error) {
 		}
 		return reply, err
 	}
+	if s.queuedLocked() >= r.cfg.MailboxSize {
+		s.mu.Unlock()
+		r.st.errors.Add(1)
+		r.st.mailboxFull.Add(1)
+		if hook != nil {
+			hook(s.id, time.Since(t0), ErrMailboxFull)
+		}
+		return nil, ErrMailboxFull
+	}
 	w := waiterPool.Get().(*waiter)
 	w.ctx = ctx
 	s.pushLocked(envelope{msg: msg, w: w})
+	sched := !s.busy
+	s.busy = true
 	s.mu.Unlock()
 	s.Touch()
+	if sched {
+		r.wg.Add(1)
+		go r.drainCall(s)
+	}
 	var timeout <-chan time.Time
 	if _, ok := ctx.Deadline(); !ok {
-		t := time.NewTimer(r.cfg.CallTimeout)
-		defer t.Stop()
-		timeout = t.C
+		if w.t == nil {
+			w.t = time.NewTimer(r.cfg.CallTimeout)
+		} else {
+			w.t.Reset(r.cfg.CallTimeout)
+		}
+		timeout = w.t.C
 	}
 	var res callResult
 	select {
 	case res = <-w.ch:
+		if timeout != nil {
+			w.t.Stop()
+		}
 		w.ctx = nil
 		waiterPool.Put(w)
 	case <-ctx.Done():
+		// Note: w is not reused: the owner still holds it and may send its reply.
 		res.err = fmt.Errorf("calling session %s: %w", s.id, ctx.Err())
+		if timeout != nil {
+			w.t.Stop()
+		}
 	case <-timeout:
 		res.err = fmt.Errorf("calling session %s: %w", s.id, ErrCallTimeout)
 	}
@@ -212,6 +241,11 @@ func (s *Session) Call(ctx context.Context, msg any) (any, error) {
 		hook(s.id, time.Since(t0), res.err)
 	}
 	return res.reply, res.err
+}
+
+func (r *Registry) drainCall(s *Session) {
+	defer r.wg.Done()
+	s.drain()
 }
 
 // Cast queues msg for the session's HandleCast and returns at once. It returns ErrMailboxFull

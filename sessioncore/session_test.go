@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -269,5 +270,122 @@ func TestTransitionsAndInfo(t *testing.T) {
 	in := s.Info()
 	if in.ID != "i" || in.StateName != "character_selection" || in.ExpiresAt != clk.Now().Add(time.Minute) {
 		t.Errorf("for Info, got %+v", in)
+	}
+}
+
+// TestCallTimeoutInterruptsBlockedHandler: a handler that blocks past the call's timeout and
+// ignores its context does not hold the caller: the call returns DeadlineExceeded (context
+// deadline) or ErrCallTimeout (Config.CallTimeout), and the session still handles one message
+// at a time, in order, once the handler returns.
+func TestCallTimeoutInterruptsBlockedHandler(t *testing.T) {
+	h := newFuncHandler()
+	block := make(chan struct{})
+	var inside atomic.Int32
+	h.call = func(_ context.Context, msg any) (any, error) {
+		if inside.Add(1) != 1 {
+			t.Errorf("two handlers inside at %v", msg)
+		}
+		defer inside.Add(-1)
+		if msg == "block" {
+			<-block // ignores ctx
+		}
+		return msg, nil
+	}
+	h.cast = func(any) {
+		if inside.Add(1) != 1 {
+			t.Error("a cast ran beside a call")
+		}
+		inside.Add(-1)
+	}
+	r := newTestRegistry(t, Config{CallTimeout: 30 * time.Millisecond, Handlers: map[string]HandlerFactory{"h": factoryOf(map[string]*funcHandler{"b": h})}})
+	s, _ := r.Start(t.Context(), Spec{Key: "b", Handler: "h"})
+	call := func(ctx context.Context, msg any) (error, time.Duration) {
+		t0 := time.Now()
+		errc := make(chan error, 1)
+		go func() { _, err := s.Call(ctx, msg); errc <- err }()
+		select {
+		case err := <-errc:
+			return err, time.Since(t0)
+		case <-time.After(5 * time.Second):
+			close(block)
+			t.Fatalf("Call(%v) still blocked after 5 s", msg)
+			return nil, 0
+		}
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
+	defer cancel()
+	if err, d := call(ctx, "block"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("for a call to an idle session whose handler blocks, got %v after %v, want DeadlineExceeded", err, d)
+	}
+	if err := s.Cast("c1"); err != nil { // queued behind the blocked handler
+		t.Fatal(err)
+	}
+	if err, d := call(context.Background(), "waits"); !errors.Is(err, ErrCallTimeout) {
+		t.Errorf("for a call without deadline to the blocked session, got %v after %v, want ErrCallTimeout", err, d)
+	}
+	close(block)
+	if got, err := s.Call(t.Context(), "after"); err != nil || got != "after" {
+		t.Errorf("for a call after the handler returned, got %v %v", got, err)
+	}
+	if got := h.castsSeen(); len(got) != 1 || got[0] != "c1" {
+		t.Errorf("for casts handled, got %v, want [c1]", got)
+	}
+	// A handler that blocks past CallTimeout on an idle session, without a context deadline.
+	block = make(chan struct{})
+	defer close(block)
+	if err, d := call(context.Background(), "block"); !errors.Is(err, ErrCallTimeout) {
+		t.Errorf("for a call without deadline whose handler blocks, got %v after %v, want ErrCallTimeout", err, d)
+	}
+}
+
+// TestCallFullMailbox: a Call to a session whose mailbox holds MailboxSize messages is refused
+// with ErrMailboxFull at once, like a Cast; queued calls count towards the bound.
+func TestCallFullMailbox(t *testing.T) {
+	h := newFuncHandler()
+	block := make(chan struct{})
+	h.call = func(_ context.Context, msg any) (any, error) {
+		if msg == "block" {
+			<-block
+		}
+		return msg, nil
+	}
+	r := newTestRegistry(t, Config{MailboxSize: 3, CallTimeout: time.Minute, Handlers: map[string]HandlerFactory{"h": factoryOf(map[string]*funcHandler{"m": h})}})
+	s, _ := r.Start(t.Context(), Spec{Key: "m", Handler: "h"})
+	done := make(chan struct{})
+	go func() { defer close(done); _, _ = s.Call(context.Background(), "block") }()
+	waitBusy(t, s)
+	queued := make(chan error, 1)
+	go func() { _, err := s.Call(context.Background(), "queued"); queued <- err }()
+	for s.Info().Mailbox < 1 {
+		time.Sleep(time.Millisecond)
+	}
+	for i := range 2 {
+		if err := s.Cast(i); err != nil {
+			t.Fatalf("for cast %d, got %v", i, err)
+		}
+	}
+	t0 := time.Now()
+	if _, err := s.Call(t.Context(), "one more"); !errors.Is(err, ErrMailboxFull) {
+		t.Errorf("for a call to a full mailbox, got %v, want ErrMailboxFull", err)
+	}
+	if d := time.Since(t0); d > time.Second {
+		t.Errorf("the refused call took %v", d)
+	}
+	if err := s.Cast("one more"); !errors.Is(err, ErrMailboxFull) {
+		t.Errorf("for a cast to a full mailbox, got %v, want ErrMailboxFull", err)
+	}
+	if got := s.Info().Mailbox; got != 3 {
+		t.Errorf("for Info.Mailbox, got %d, want 3", got)
+	}
+	close(block)
+	<-done
+	if err := <-queued; err != nil {
+		t.Errorf("for the queued call, got %v", err)
+	}
+	if got, err := s.Call(t.Context(), "after"); err != nil || got != "after" {
+		t.Errorf("for a call once drained, got %v %v", got, err)
+	}
+	if st := r.Stats(); st.MailboxFull != 2 {
+		t.Errorf("for Stats.MailboxFull, got %d, want 2", st.MailboxFull)
 	}
 }
