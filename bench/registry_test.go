@@ -46,7 +46,8 @@ var sink atomic.Bool
 //     (it is rebuilt with the timer stopped every 100,000 inserts);
 //   - op=lookup/n=1000 and n=1000000: find an existing key, keys in random order;
 //   - op=lookup/n=1000/goroutines=2: the same from 2 goroutines (RunParallel), as lookups/s;
-//   - op=memory/n=1000000: live heap growth after GC per entry (B/entry), keys included.
+//   - op=memory/n=1000000: live heap growth after GC per entry (B/entry), keys included,
+//     measured once per -count; its op is one insert into a fresh registry.
 func BenchmarkRegistry(b *testing.B) {
 	for _, im := range impls {
 		b.Run("impl="+im.name, func(b *testing.B) {
@@ -141,28 +142,54 @@ func benchLookupParallel(b *testing.B, im impl, n int) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lookups/s")
 }
 
+// benchMemory reports the live heap growth per entry of a registry of n entries (B/entry), built
+// once per -count: a benchmark using b.Loop runs its function once, so the build is setup, not
+// an op. One op is one insert into a fresh registry that grows to n entries (rebuilt with the
+// timer stopped), so -benchtime Nx costs one build plus N inserts. Note: the first version built
+// the whole registry in every op, and -benchtime 2000x meant 2,000 builds of 1 M entries.
 func benchMemory(b *testing.B, im impl, n int) {
 	ks := keys()[:n]
-	var perEntry float64
+	perEntry := measureMemory(b, im, ks)
+	r := im.new()
+	i := 0
 	b.ReportAllocs()
 	for b.Loop() {
-		var before, after runtime.MemStats
-		runtime.GC()
-		runtime.ReadMemStats(&before)
-		r := im.new()
-		for _, k := range ks {
-			// A fresh copy: the registry owns its key, as it would with keys read from the wire.
-			if err := r.create(strings.Clone(k)); err != nil {
-				b.Fatal(err)
-			}
+		if i == n {
+			b.StopTimer()
+			r.close()
+			r = im.new()
+			i = 0
+			b.StartTimer()
 		}
-		runtime.GC()
-		runtime.ReadMemStats(&after)
-		perEntry = float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(n)
-		runtime.KeepAlive(r)
-		r.close()
+		if err := r.create(ks[i]); err != nil {
+			b.Fatal(err)
+		}
+		i++
 	}
+	b.StopTimer()
+	r.close()
 	b.ReportMetric(perEntry, "B/entry")
+}
+
+// measureMemory builds a registry of im holding ks and returns the live heap growth after GC
+// per entry.
+func measureMemory(b *testing.B, im impl, ks []string) float64 {
+	b.Helper()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	r := im.new()
+	for _, k := range ks {
+		// A fresh copy: the registry owns its key, as it would with keys read from the wire.
+		if err := r.create(strings.Clone(k)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(r)
+	r.close()
+	return float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(len(ks))
 }
 
 // BenchmarkFloor measures this machine's floor for a lookup among many entries: one
