@@ -1,0 +1,181 @@
+package runner
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestAANoise is the noise figure of issue 4: it runs a suite against itself (A/A) with the
+// defaults and counts how many comparisons are flagged, out of how many were judged — every
+// flag is a false alarm. Two designs, each BENCHD_AA_ROUNDS times (default 5):
+//
+//   - interleaved: `benchd run --against HEAD` on a clean checkout (HEAD and the working
+//     tree are the same code), the design benchd recommends on shared machines;
+//   - stored: one run saved as a baseline, then each round a fresh run compared with it
+//     (`--save-baseline main`, then `--baseline main`), which compares two moments of the
+//     machine as much as two versions of the code.
+//
+// BENCHD_AA_COUNT overrides the suite's count (samples per side).
+// BENCHD_AA=quick measures the session core's quick suite (../benchd.yaml) in a temporary copy;
+// BENCHD_AA=fixture the runner's small fixture module. It fails when the interleaved design
+// flags more than 1% of its comparisons (the target); the stored figure is reported only,
+// since it depends on how the machine's load changes between runs.
+func TestAANoise(t *testing.T) {
+	which := os.Getenv("BENCHD_AA")
+	if which == "" {
+		t.Skip("set BENCHD_AA=quick (the session core's quick suite, minutes) or BENCHD_AA=fixture to measure the A/A noise figure")
+	}
+	rounds := 5
+	if s := os.Getenv("BENCHD_AA_ROUNDS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			t.Fatalf("BENCHD_AA_ROUNDS=%q: want a positive integer", s)
+		}
+		rounds = n
+	}
+	var dir string
+	var cfg RunConfig
+	proj := DefaultProject()
+	switch which {
+	case "quick":
+		p, err := LoadProject("../benchd.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		proj = p
+		dir = copySessionCore(t)
+		q := proj.Suites["quick"]
+		cfg = RunConfig{Dir: dir, Package: q.Package, Bench: q.Bench, Count: q.Count, Benchtime: q.Benchtime, Timeout: q.Timeout}
+	case "fixture":
+		dir = copyFixture(t)
+		proj.Units["bytes/s"] = HigherBetter
+		cfg = RunConfig{Dir: dir, Package: ".", Count: 6, Benchtime: "20ms"}
+	default:
+		t.Fatalf("BENCHD_AA=%q: want quick or fixture", which)
+	}
+	if s := os.Getenv("BENCHD_AA_COUNT"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			t.Fatalf("BENCHD_AA_COUNT=%q: want a positive integer", s)
+		}
+		cfg.Count = n
+	}
+	rules, err := NewRules(proj.Thresholds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// count judges new against old and returns how many comparisons were judged (a known
+	// direction, samples on both sides) and how many of those were flagged either way.
+	count := func(design string, round int, old, new *Set) (judged, regressed, improved int) {
+		t.Helper()
+		if len(old.Failures)+len(new.Failures) > 0 {
+			t.Fatalf("%s round %d: failures %v %v", design, round, old.Failures, new.Failures)
+		}
+		old.SetUnits(proj.Units)
+		new.SetUnits(proj.Units)
+		cmps := CompareSets(old, new, proj.Options)
+		for i, v := range rules.Evaluate(cmps, proj.Options) {
+			c := cmps[i]
+			if c.Old.N == 0 || c.New.N == 0 || c.Better == DirUnknown {
+				continue
+			}
+			judged++
+			switch {
+			case v.Status == StatusRegressed:
+				regressed++
+				t.Logf("%s round %d: false alarm: %s %s regressed: %s", design, round, v.Name, v.Unit, v.Note)
+			case v.Status == StatusImproved:
+				improved++
+				t.Logf("%s round %d: false alarm: %s %s improved: %s", design, round, v.Name, v.Unit, v.Note)
+			}
+		}
+		return judged, regressed, improved
+	}
+	run := func(c RunConfig) *RunResult {
+		t.Helper()
+		res, err := Run(context.Background(), c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+
+	type tally struct{ judged, regressed, improved int }
+	var inter, stored tally
+	start := time.Now()
+	base := run(cfg).New
+	for round := 1; round <= rounds; round++ {
+		ic := cfg
+		ic.Against = "HEAD"
+		res := run(ic)
+		j, r, i := count("interleaved", round, res.Old, res.New)
+		inter = tally{inter.judged + j, inter.regressed + r, inter.improved + i}
+		t.Logf("interleaved round %d: %d regressed, %d improved of %d judged", round, r, i, j)
+
+		j, r, i = count("stored", round, cloneSet(base), run(cfg).New)
+		stored = tally{stored.judged + j, stored.regressed + r, stored.improved + i}
+		t.Logf("stored round %d: %d regressed, %d improved of %d judged", round, r, i, j)
+	}
+	pct := func(n, of int) float64 { return 100 * float64(n) / float64(max(of, 1)) }
+	t.Logf("A/A %s, %d rounds, %v: interleaved (--against HEAD): %d regressed + %d improved of %d comparisons (%.1f%% flagged); stored baseline: %d regressed + %d improved of %d (%.1f%%)",
+		which, rounds, time.Since(start).Round(time.Second),
+		inter.regressed, inter.improved, inter.judged, pct(inter.regressed+inter.improved, inter.judged),
+		stored.regressed, stored.improved, stored.judged, pct(stored.regressed+stored.improved, stored.judged))
+	if pct(inter.regressed+inter.improved, inter.judged) > 1 {
+		t.Errorf("interleaved A/A flagged %.1f%% of comparisons, target ≤ 1%%", pct(inter.regressed+inter.improved, inter.judged))
+	}
+}
+
+// cloneSet returns a copy of s whose results can be changed (SetUnits) without touching s.
+func cloneSet(s *Set) *Set {
+	c := *s
+	c.Results = append([]Result(nil), s.Results...)
+	return &c
+}
+
+// copySessionCore copies the session core (go.mod, go.sum and sessioncore/*.go) into a fresh
+// git repository, commits it and returns its directory.
+func copySessionCore(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	copyFile := func(from, to string) {
+		t.Helper()
+		b, err := os.ReadFile(from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(to, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	copyFile("../go.mod", filepath.Join(dir, "go.mod"))
+	copyFile("../go.sum", filepath.Join(dir, "go.sum"))
+	files, _ := filepath.Glob("../sessioncore/*.go")
+	if len(files) == 0 {
+		t.Skip("no session core yet")
+	}
+	for _, f := range files {
+		copyFile(f, filepath.Join(dir, "sessioncore", filepath.Base(f)))
+	}
+	gitCommitAll(t, dir, "session core")
+	return dir
+}
+
+// gitCommitAll makes dir a git repository holding everything in it in one commit.
+func gitCommitAll(t *testing.T, dir, msg string) {
+	t.Helper()
+	for _, args := range [][]string{{"init", "-q"}, {"add", "."}, {"commit", "-q", "-m", msg}} {
+		out, err := gitOut(context.Background(), dir, append([]string{"-c", "user.email=t@example.com", "-c", "user.name=t"}, args...)...)
+		if err != nil {
+			t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+}
