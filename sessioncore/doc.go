@@ -5,12 +5,13 @@
 // state machine, and can own connections in a Pool that delivers messages through bounded
 // per-connection queues.
 //
-// An idle session holds no goroutine and no runtime timer: it is a ~128 B struct, a registry
-// map entry and, when it has a TTL, a place in a bucketed timing wheel. A message sent to an
-// idle session either runs the handler inline on the caller's goroutine (Call, when the
-// session is idle and its mailbox empty) or schedules the session on the registry's shared
-// worker pool (Cast, or Call to a busy session). The registry's background goroutines — the
-// coarse clock/expiry ticker and the workers — are stopped by Registry.Close.
+// An idle session holds no goroutine and no runtime timer: it is a 120 B struct, a 16 B slot in
+// its shard's index and, when it has a TTL, a place in a bucketed timing wheel. A Cast, or a
+// Call to a busy session, is queued and the session is scheduled on the registry's shared
+// workers; a Call to an idle session runs on a goroutine of its own, so that its timeout can
+// interrupt a handler that blocks — except for the default handler and with
+// Config.InlineCalls, where it runs inline on the caller's goroutine. The registry's background
+// goroutines — the coarse clock/expiry ticker and the workers — are stopped by Registry.Close.
 //
 // Persistence is optional and pluggable through Persister (sessioncore/pgstore implements it
 // for PostgreSQL). See docs/sessioncore.md for the policies and the benchmark suites.

@@ -209,7 +209,7 @@ type Stats struct {
 	// Errors counts failed calls and casts (not found, timeouts, handler errors, full mailbox).
 	Errors int64
 	// BytesPerSession estimates the heap an idle session costs, in bytes: its struct, its key
-	// and its share of a registry map slot (BenchmarkIdleMemory measures the real figure).
+	// and its share of the index and the expiry wheel (BenchmarkIdleMemory measures it).
 	BytesPerSession int
 }
 
@@ -225,9 +225,10 @@ func (r *Registry) Stats() Stats {
 	}
 }
 
-// sessionBytesEstimate: 128 B struct, a 24 B key allocation and ~40 B of swiss-map slot
-// (16 B key + 8 B value at 7/8 load, plus growth slack). See BenchmarkIdleMemory.
-const sessionBytesEstimate = 128 + 24 + 40
+// sessionBytesEstimate: the struct (120 B, a 128 B size class), a 24 B key allocation, ~32 B
+// of index (16 B slots at 3/8–3/4 load) and ~12 B of expiry bucket (8 B slots plus growth
+// slack). See BenchmarkIdleMemory.
+const sessionBytesEstimate = 128 + 24 + 32 + 12
 
 type counters struct {
 	created, terminated, expired, crashed                 atomic.Int64
