@@ -187,6 +187,20 @@ func (s *Store) InsertAlerts(ctx context.Context, runID, baselineRunID int64, al
 	if len(alerts) == 0 {
 		return []int64{}, nil
 	}
+	var ids []int64
+	err := s.inTx(ctx, func(q *dbsqlc.Queries) error {
+		var err error
+		ids, err = insertAlerts(ctx, q, runID, baselineRunID, alerts)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ids, nil
+}
+
+// insertAlerts stores alerts with q (InsertAlerts, and InsertRun in the run's transaction).
+func insertAlerts(ctx context.Context, q *dbsqlc.Queries, runID, baselineRunID int64, alerts []NewAlert) ([]int64, error) {
 	p := dbsqlc.AlertInsertManyParams{RunID: runID, BaselineRunID: pgInt8(baselineRunID)}
 	for _, a := range alerts {
 		p.Names = append(p.Names, a.Name)
@@ -200,23 +214,33 @@ func (s *Store) InsertAlerts(ctx context.Context, runID, baselineRunID int64, al
 		p.Ps = append(p.Ps, a.P)
 		p.Notes = append(p.Notes, a.Note)
 	}
-	var ids []int64
-	err := s.inTx(ctx, func(q *dbsqlc.Queries) error {
-		var err error
-		ids, err = q.AlertInsertMany(ctx, p)
-		if err != nil {
-			return mapError(err, "inserting %d alerts of run %d", len(alerts), runID)
-		}
-		if len(ids) != len(alerts) {
-			return fmt.Errorf("inserting alerts of run %d: %w: %d of %d name no result of the run",
-				runID, ErrInvalid, len(alerts)-len(ids), len(alerts))
-		}
-		return nil
-	})
+	ids, err := q.AlertInsertMany(ctx, p)
 	if err != nil {
-		return nil, err
+		return nil, mapError(err, "inserting %d alerts of run %d", len(alerts), runID)
+	}
+	if len(ids) != len(alerts) {
+		return nil, fmt.Errorf("inserting alerts of run %d: %w: %d of %d name no result of the run",
+			runID, ErrInvalid, len(alerts)-len(ids), len(alerts))
 	}
 	return ids, nil
+}
+
+// OpenAlertsOfSeries returns the active and acknowledged alerts of the runs older than run
+// on its branch and testbed, oldest first (empty when none). Only ID, RunID, Benchmark, Unit,
+// Rule, Baseline, Limit and Status are set: what deciding whether run resolves them needs.
+func (s *Store) OpenAlertsOfSeries(ctx context.Context, run Run) ([]Alert, error) {
+	rows, err := s.q.AlertListOpenOfSeries(ctx, dbsqlc.AlertListOpenOfSeriesParams{ProjectID: run.ProjectID,
+		BranchID: run.BranchID, TestbedID: run.TestbedID, Before: run.ID})
+	if err != nil {
+		return nil, mapError(err, "listing open alerts before run %d", run.ID)
+	}
+	out := make([]Alert, len(rows))
+	for i, r := range rows {
+		out[i] = Alert{ID: r.ID, RunID: r.RunID, Project: run.Project, Branch: run.Branch, Testbed: run.Testbed,
+			Benchmark: r.Benchmark, Unit: r.Unit, Rule: r.Rule, Baseline: r.BaselineValue, Limit: r.LimitValue,
+			Status: AlertStatus(r.Status)}
+	}
+	return out, nil
 }
 
 // AlertFilter selects alerts for ListAlerts. Empty fields do not filter.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -39,6 +40,10 @@ const (
 type NewResult struct {
 	runner.Result
 	Summary runner.Summary
+	// Verdict is the result's judgement against the run's baseline and thresholds, stored
+	// with it (nil: not judged; readers judge it when they need to). Non-finite figures are
+	// stored as 0 and P is clamped to [0, 1].
+	Verdict *runner.Verdict
 }
 
 // NewRun is a run to store with all its results.
@@ -59,6 +64,19 @@ type NewRun struct {
 	// with the same key (ErrConflict) and RunByIdempotencyKey returns the first.
 	IdempotencyKey string
 	Results        []NewResult
+	// Baseline is what the run was compared with (nil: nothing, or not judged).
+	Baseline *RunBaseline
+	// Alerts are stored with the run, in its transaction (each names a result of the run
+	// by Verdict.Name and Unit); InsertRun returns their ids in Run.AlertIDs.
+	Alerts []NewAlert
+}
+
+// RunBaseline is the run another run was compared with, and why it was chosen.
+type RunBaseline struct {
+	RunID int64
+	// Source is "baseline:NAME" for a named baseline or "previous:BRANCH" for the latest
+	// earlier run of a branch.
+	Source string
 }
 
 // Run is a stored run (without its results: see Results).
@@ -80,6 +98,11 @@ type Run struct {
 	IdempotencyKey string
 	CreatedAt      time.Time
 	ResultCount    int
+	// Baseline is what the run was compared with when it was stored (nil: nothing, or it
+	// was stored without a judgement).
+	Baseline *RunBaseline
+	// AlertIDs are the alerts InsertRun stored with the run (nil from every other method).
+	AlertIDs []int64
 }
 
 // Result is a stored result.
@@ -88,6 +111,8 @@ type Result struct {
 	RunID int64
 	runner.Result
 	Summary runner.Summary // Warnings are not stored
+	// Verdict is the judgement stored with the result (nil when it was stored without one).
+	Verdict *runner.Verdict
 }
 
 type configJSON struct {
@@ -131,12 +156,16 @@ func (s *Store) InsertRun(ctx context.Context, nr NewRun) (Run, error) {
 		if err != nil {
 			return err
 		}
-		ins, err := q.RunInsert(ctx, dbsqlc.RunInsertParams{
+		params := dbsqlc.RunInsertParams{
 			ProjectID: ids.ProjectID, BranchID: ids.BranchID, TestbedID: ids.TestbedID, CommitSha: nr.Commit,
 			Trigger: string(nr.Trigger), Suite: nr.Suite, Status: string(nr.Status),
 			StartedAt: pgTime(nr.StartedAt), FinishedAt: pgTime(nr.FinishedAt), Config: cfgJSON,
 			IdempotencyKey: pgText(nr.IdempotencyKey),
-		})
+		}
+		if nr.Baseline != nil {
+			params.BaselineRunID, params.BaselineSource = pgInt8(nr.Baseline.RunID), nr.Baseline.Source
+		}
+		ins, err := q.RunInsert(ctx, params)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("inserting run: idempotency key %q of project %q is taken: %w", nr.IdempotencyKey, nr.Project, ErrConflict)
 		}
@@ -148,17 +177,36 @@ func (s *Store) InsertRun(ctx context.Context, nr NewRun) (Run, error) {
 			TestbedID: ids.TestbedID, Testbed: nr.Testbed.Name, Commit: nr.Commit, Trigger: nr.Trigger, Suite: nr.Suite, Status: nr.Status,
 			StartedAt: nr.StartedAt, FinishedAt: nr.FinishedAt, Config: slices.Clone(nr.Config),
 			IdempotencyKey: nr.IdempotencyKey, CreatedAt: ts(ins.CreatedAt), ResultCount: len(nr.Results)}
+		if nr.Baseline != nil {
+			b := *nr.Baseline
+			run.Baseline = &b
+		}
 		rows := make([]dbsqlc.ResultInsertManyParams, len(nr.Results))
 		for i, r := range nr.Results {
 			rows[i] = dbsqlc.ResultInsertManyParams{RunID: id, Name: r.Name, Procs: int32(r.Procs),
 				Unit: r.Unit, Better: int16(r.Better), Samples: r.Samples, N: int32(r.Summary.N),
-				Median: r.Summary.Median, CiLo: r.Summary.Lo, CiHi: r.Summary.Hi}
+				Median: r.Summary.Median, CiLo: r.Summary.Lo, CiHi: r.Summary.Hi, P: 1}
 			if r.Samples == nil {
 				rows[i].Samples = []float64{} // NOT NULL would report it as missing, the CHECK as empty
+			}
+			if v := r.Verdict; v != nil {
+				row := &rows[i]
+				row.VerdictStatus, row.VerdictRule, row.VerdictNote = pgText(string(v.Status)), v.Rule, v.Note
+				row.BaselineValue, row.LimitValue, row.Delta = finite(v.Baseline), finite(v.Limit), finite(v.Delta)
+				row.P = min(max(finite(v.P), 0), 1)
 			}
 		}
 		if _, err := q.ResultInsertMany(ctx, rows); err != nil {
 			return mapError(err, "inserting %d results of run %d", len(rows), id)
+		}
+		if len(nr.Alerts) > 0 {
+			var baseID int64
+			if nr.Baseline != nil {
+				baseID = nr.Baseline.RunID
+			}
+			if run.AlertIDs, err = insertAlerts(ctx, q, id, baseID, nr.Alerts); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
@@ -243,6 +291,11 @@ func (s *Store) Results(ctx context.Context, runID int64) ([]Result, error) {
 		out[i] = Result{ID: r.ID, RunID: r.RunID,
 			Result:  runner.Result{Name: r.Name, Procs: int(r.Procs), Unit: r.Unit, Better: runner.Direction(r.Better), Samples: r.Samples},
 			Summary: runner.Summary{Median: r.Median, Lo: r.CiLo, Hi: r.CiHi, N: int(r.N)}}
+		if r.VerdictStatus.Valid {
+			out[i].Verdict = &runner.Verdict{Name: r.Name, Unit: r.Unit, Status: runner.Status(r.VerdictStatus.String),
+				Rule: r.VerdictRule, Value: r.Median, Baseline: r.BaselineValue, Limit: r.LimitValue, Delta: r.Delta,
+				P: r.P, Note: r.VerdictNote}
+		}
 	}
 	return out, nil
 }
@@ -264,6 +317,11 @@ type HistoryPoint struct {
 	Median    float64
 	Lo, Hi    float64
 	N         int
+	// Status, Delta and P are the result's stored verdict against its run's baseline
+	// (Status "" and P 1 when it was stored without one).
+	Status string
+	Delta  float64
+	P      float64
 }
 
 // BenchmarkHistory returns the newest Limit points of a series of done runs, oldest first
@@ -277,7 +335,7 @@ func (s *Store) BenchmarkHistory(ctx context.Context, h HistoryQuery) ([]History
 	out := make([]HistoryPoint, len(rows))
 	for i, r := range rows {
 		out[len(rows)-1-i] = HistoryPoint{RunID: r.RunID, Commit: r.CommitSha, StartedAt: ts(r.StartedAt),
-			Median: r.Median, Lo: r.CiLo, Hi: r.CiHi, N: int(r.N)}
+			Median: r.Median, Lo: r.CiLo, Hi: r.CiHi, N: int(r.N), Status: r.VerdictStatus.String, Delta: r.Delta, P: r.P}
 	}
 	return out, nil
 }
@@ -291,11 +349,66 @@ func runFrom(r dbsqlc.RunListRow) (Run, error) {
 	for i, c := range cfg {
 		lines[i] = runner.ConfigLine(c)
 	}
-	return Run{ID: r.ID, ProjectID: r.ProjectID, Project: r.Project, BranchID: r.BranchID, Branch: r.Branch,
+	run := Run{ID: r.ID, ProjectID: r.ProjectID, Project: r.Project, BranchID: r.BranchID, Branch: r.Branch,
 		TestbedID: r.TestbedID, Testbed: r.Testbed, Commit: r.CommitSha, Trigger: Trigger(r.Trigger),
 		Suite: r.Suite, Status: RunStatus(r.Status), StartedAt: ts(r.StartedAt), FinishedAt: ts(r.FinishedAt),
 		Config: lines, IdempotencyKey: r.IdempotencyKey.String, CreatedAt: ts(r.CreatedAt),
-		ResultCount: int(r.ResultCount)}, nil
+		ResultCount: int(r.ResultCount)}
+	if r.BaselineRunID.Valid {
+		run.Baseline = &RunBaseline{RunID: r.BaselineRunID.Int64, Source: r.BaselineSource}
+	}
+	return run, nil
+}
+
+// LatestRunWithResults returns the id of the newest done run with results of a project's
+// branch on a testbed (by start time), among runs with an id below before (0: all); ErrNotFound
+// when there is none. It is what a run is compared with when no baseline is named.
+func (s *Store) LatestRunWithResults(ctx context.Context, project, branch, testbed string, before int64) (int64, error) {
+	id, err := s.q.RunLatestWithResults(ctx, dbsqlc.RunLatestWithResultsParams{Project: project, Branch: branch,
+		Testbed: testbed, Before: pgInt8(before)})
+	if err != nil {
+		return 0, mapError(err, "finding the latest run of %s/%s on %s", project, branch, testbed)
+	}
+	return id, nil
+}
+
+// Trend is the medians of one benchmark and unit over recent runs, oldest first.
+type Trend struct {
+	Name, Unit string
+	Medians    []float64
+}
+
+// Trends returns the medians of every benchmark and unit over the newest runs (at most 1000;
+// 0 means 20) done on run's branch and testbed up to run itself, by start time, in one query;
+// empty when there are none.
+func (s *Store) Trends(ctx context.Context, run Run, runs int) ([]Trend, error) {
+	rows, err := s.q.ResultMediansOfLatestRuns(ctx, dbsqlc.ResultMediansOfLatestRunsParams{ProjectID: run.ProjectID,
+		BranchID: run.BranchID, TestbedID: run.TestbedID, Newest: run.ID, Runs: limit(runs, 20, 1000)})
+	if err != nil {
+		return nil, mapError(err, "reading the trends up to run %d", run.ID)
+	}
+	type key struct{ name, unit string }
+	at := map[key]int{}
+	var out []Trend
+	for _, r := range rows {
+		k := key{r.Name, r.Unit}
+		i, ok := at[k]
+		if !ok {
+			i = len(out)
+			at[k] = i
+			out = append(out, Trend{Name: r.Name, Unit: r.Unit})
+		}
+		out[i].Medians = append(out[i].Medians, r.Median)
+	}
+	return out, nil
+}
+
+// finite returns v, or 0 when it is NaN or infinite.
+func finite(v float64) float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0
+	}
+	return v
 }
 
 func limit(n, def, most int) int32 {

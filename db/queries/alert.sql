@@ -43,3 +43,16 @@ WHERE id = $1 AND status = 'active';
 -- name: AlertResolve :execrows
 UPDATE alerts SET status = 'resolved', resolved_at = now()
 WHERE id = $1 AND status <> 'resolved';
+
+-- name: AlertListOpenOfSeries :many
+-- The active and acknowledged alerts of the runs of a branch on a testbed older than run
+-- before: what a new run of the series may resolve (alerts_status_idx, then each alert's
+-- result and run by primary key).
+SELECT a.id, a.status, a.rule, a.baseline_value, a.limit_value, res.name AS benchmark, res.unit, r.id AS run_id
+FROM alerts a
+JOIN results res ON res.id = a.result_id
+JOIN runs r ON r.id = res.run_id
+WHERE a.status IN ('active', 'acknowledged')
+  AND r.project_id = sqlc.arg('project_id') AND r.branch_id = sqlc.arg('branch_id')
+  AND r.testbed_id = sqlc.arg('testbed_id') AND r.id < sqlc.arg('before')
+ORDER BY a.id;

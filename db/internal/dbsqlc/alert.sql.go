@@ -191,6 +191,72 @@ func (q *Queries) AlertList(ctx context.Context, arg AlertListParams) ([]AlertLi
 	return items, nil
 }
 
+const alertListOpenOfSeries = `-- name: AlertListOpenOfSeries :many
+SELECT a.id, a.status, a.rule, a.baseline_value, a.limit_value, res.name AS benchmark, res.unit, r.id AS run_id
+FROM alerts a
+JOIN results res ON res.id = a.result_id
+JOIN runs r ON r.id = res.run_id
+WHERE a.status IN ('active', 'acknowledged')
+  AND r.project_id = $1 AND r.branch_id = $2
+  AND r.testbed_id = $3 AND r.id < $4
+ORDER BY a.id
+`
+
+type AlertListOpenOfSeriesParams struct {
+	ProjectID int64
+	BranchID  int64
+	TestbedID int64
+	Before    int64
+}
+
+type AlertListOpenOfSeriesRow struct {
+	ID            int64
+	Status        string
+	Rule          string
+	BaselineValue float64
+	LimitValue    float64
+	Benchmark     string
+	Unit          string
+	RunID         int64
+}
+
+// The active and acknowledged alerts of the runs of a branch on a testbed older than run
+// before: what a new run of the series may resolve (alerts_status_idx, then each alert's
+// result and run by primary key).
+func (q *Queries) AlertListOpenOfSeries(ctx context.Context, arg AlertListOpenOfSeriesParams) ([]AlertListOpenOfSeriesRow, error) {
+	rows, err := q.db.Query(ctx, alertListOpenOfSeries,
+		arg.ProjectID,
+		arg.BranchID,
+		arg.TestbedID,
+		arg.Before,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []AlertListOpenOfSeriesRow{}
+	for rows.Next() {
+		var i AlertListOpenOfSeriesRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Status,
+			&i.Rule,
+			&i.BaselineValue,
+			&i.LimitValue,
+			&i.Benchmark,
+			&i.Unit,
+			&i.RunID,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const alertResolve = `-- name: AlertResolve :execrows
 UPDATE alerts SET status = 'resolved', resolved_at = now()
 WHERE id = $1 AND status <> 'resolved'

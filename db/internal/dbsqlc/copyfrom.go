@@ -39,6 +39,13 @@ func (r iteratorForResultInsertMany) Values() ([]interface{}, error) {
 		r.rows[0].Median,
 		r.rows[0].CiLo,
 		r.rows[0].CiHi,
+		r.rows[0].VerdictStatus,
+		r.rows[0].VerdictRule,
+		r.rows[0].BaselineValue,
+		r.rows[0].LimitValue,
+		r.rows[0].Delta,
+		r.rows[0].P,
+		r.rows[0].VerdictNote,
 	}, nil
 }
 
@@ -47,5 +54,5 @@ func (r iteratorForResultInsertMany) Err() error {
 }
 
 func (q *Queries) ResultInsertMany(ctx context.Context, arg []ResultInsertManyParams) (int64, error) {
-	return q.db.CopyFrom(ctx, []string{"results"}, []string{"run_id", "name", "procs", "unit", "better", "samples", "n", "median", "ci_lo", "ci_hi"}, &iteratorForResultInsertMany{rows: arg})
+	return q.db.CopyFrom(ctx, []string{"results"}, []string{"run_id", "name", "procs", "unit", "better", "samples", "n", "median", "ci_lo", "ci_hi", "verdict_status", "verdict_rule", "baseline_value", "limit_value", "delta", "p", "verdict_note"}, &iteratorForResultInsertMany{rows: arg})
 }

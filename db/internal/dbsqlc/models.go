@@ -57,17 +57,24 @@ type Project struct {
 }
 
 type Result struct {
-	ID      int64
-	RunID   int64
-	Name    string
-	Procs   int32
-	Unit    string
-	Better  int16
-	Samples []float64
-	N       int32
-	Median  float64
-	CiLo    float64
-	CiHi    float64
+	ID            int64
+	RunID         int64
+	Name          string
+	Procs         int32
+	Unit          string
+	Better        int16
+	Samples       []float64
+	N             int32
+	Median        float64
+	CiLo          float64
+	CiHi          float64
+	VerdictStatus pgtype.Text
+	VerdictRule   string
+	BaselineValue float64
+	LimitValue    float64
+	Delta         float64
+	P             float64
+	VerdictNote   string
 }
 
 type Run struct {
@@ -84,6 +91,8 @@ type Run struct {
 	Config         []byte
 	IdempotencyKey pgtype.Text
 	CreatedAt      pgtype.Timestamptz
+	BaselineRunID  pgtype.Int8
+	BaselineSource string
 }
 
 type Testbed struct {

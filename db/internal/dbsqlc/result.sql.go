@@ -12,7 +12,8 @@ import (
 )
 
 const benchmarkHistory = `-- name: BenchmarkHistory :many
-SELECT r.id AS run_id, r.commit_sha, r.started_at, res.median, res.ci_lo, res.ci_hi, res.n
+SELECT r.id AS run_id, r.commit_sha, r.started_at, res.median, res.ci_lo, res.ci_hi, res.n,
+       res.verdict_status, res.delta, res.p
 FROM runs r
 JOIN results res ON res.run_id = r.id AND res.name = $1 AND res.unit = $2
 WHERE r.project_id = (SELECT p.id FROM projects p WHERE p.name = $3)
@@ -34,13 +35,16 @@ type BenchmarkHistoryParams struct {
 }
 
 type BenchmarkHistoryRow struct {
-	RunID     int64
-	CommitSha string
-	StartedAt pgtype.Timestamptz
-	Median    float64
-	CiLo      float64
-	CiHi      float64
-	N         int32
+	RunID         int64
+	CommitSha     string
+	StartedAt     pgtype.Timestamptz
+	Median        float64
+	CiLo          float64
+	CiHi          float64
+	N             int32
+	VerdictStatus pgtype.Text
+	Delta         float64
+	P             float64
 }
 
 // The newest points of one benchmark/unit on a branch and testbed (runs_series_idx, then
@@ -69,6 +73,9 @@ func (q *Queries) BenchmarkHistory(ctx context.Context, arg BenchmarkHistoryPara
 			&i.CiLo,
 			&i.CiHi,
 			&i.N,
+			&i.VerdictStatus,
+			&i.Delta,
+			&i.P,
 		); err != nil {
 			return nil, err
 		}
@@ -141,20 +148,27 @@ func (q *Queries) BenchmarkList(ctx context.Context, arg BenchmarkListParams) ([
 }
 
 type ResultInsertManyParams struct {
-	RunID   int64
-	Name    string
-	Procs   int32
-	Unit    string
-	Better  int16
-	Samples []float64
-	N       int32
-	Median  float64
-	CiLo    float64
-	CiHi    float64
+	RunID         int64
+	Name          string
+	Procs         int32
+	Unit          string
+	Better        int16
+	Samples       []float64
+	N             int32
+	Median        float64
+	CiLo          float64
+	CiHi          float64
+	VerdictStatus pgtype.Text
+	VerdictRule   string
+	BaselineValue float64
+	LimitValue    float64
+	Delta         float64
+	P             float64
+	VerdictNote   string
 }
 
 const resultListByRun = `-- name: ResultListByRun :many
-SELECT id, run_id, name, procs, unit, better, samples, n, median, ci_lo, ci_hi FROM results WHERE run_id = $1 ORDER BY name, unit
+SELECT id, run_id, name, procs, unit, better, samples, n, median, ci_lo, ci_hi, verdict_status, verdict_rule, baseline_value, limit_value, delta, p, verdict_note FROM results WHERE run_id = $1 ORDER BY name, unit
 `
 
 func (q *Queries) ResultListByRun(ctx context.Context, runID int64) ([]Result, error) {
@@ -178,7 +192,69 @@ func (q *Queries) ResultListByRun(ctx context.Context, runID int64) ([]Result, e
 			&i.Median,
 			&i.CiLo,
 			&i.CiHi,
+			&i.VerdictStatus,
+			&i.VerdictRule,
+			&i.BaselineValue,
+			&i.LimitValue,
+			&i.Delta,
+			&i.P,
+			&i.VerdictNote,
 		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const resultMediansOfLatestRuns = `-- name: ResultMediansOfLatestRuns :many
+SELECT res.name, res.unit, res.median
+FROM (SELECT r.id, r.started_at FROM runs r
+      WHERE r.project_id = $1 AND r.branch_id = $2
+        AND r.testbed_id = $3 AND r.status = 'done'
+        AND r.started_at <= (SELECT n.started_at FROM runs n WHERE n.id = $4)
+      ORDER BY r.started_at DESC, r.id DESC
+      LIMIT $5) recent
+JOIN results res ON res.run_id = recent.id
+ORDER BY recent.started_at, recent.id
+`
+
+type ResultMediansOfLatestRunsParams struct {
+	ProjectID int64
+	BranchID  int64
+	TestbedID int64
+	Newest    int64
+	Runs      int32
+}
+
+type ResultMediansOfLatestRunsRow struct {
+	Name   string
+	Unit   string
+	Median float64
+}
+
+// The medians of every result of the newest done runs of a branch on a testbed up to and
+// including run newest, oldest first: the dashboard's trend lines in one query
+// (runs_series_idx for the runs, results' unique (run_id, name, unit) index for each run).
+func (q *Queries) ResultMediansOfLatestRuns(ctx context.Context, arg ResultMediansOfLatestRunsParams) ([]ResultMediansOfLatestRunsRow, error) {
+	rows, err := q.db.Query(ctx, resultMediansOfLatestRuns,
+		arg.ProjectID,
+		arg.BranchID,
+		arg.TestbedID,
+		arg.Newest,
+		arg.Runs,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ResultMediansOfLatestRunsRow{}
+	for rows.Next() {
+		var i ResultMediansOfLatestRunsRow
+		if err := rows.Scan(&i.Name, &i.Unit, &i.Median); err != nil {
 			return nil, err
 		}
 		items = append(items, i)

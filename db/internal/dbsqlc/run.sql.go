@@ -26,7 +26,7 @@ func (q *Queries) RunDelete(ctx context.Context, id int64) (int64, error) {
 const runGet = `-- name: RunGet :one
 SELECT r.id, r.project_id, p.name AS project, r.branch_id, b.name AS branch, r.testbed_id,
        t.name AS testbed, r.commit_sha, r.trigger, r.suite, r.status, r.started_at,
-       r.finished_at, r.config, r.idempotency_key, r.created_at,
+       r.finished_at, r.config, r.idempotency_key, r.created_at, r.baseline_run_id, r.baseline_source,
        (SELECT count(*) FROM results WHERE results.run_id = r.id) AS result_count
 FROM runs r
 JOIN projects p ON p.id = r.project_id
@@ -52,6 +52,8 @@ type RunGetRow struct {
 	Config         []byte
 	IdempotencyKey pgtype.Text
 	CreatedAt      pgtype.Timestamptz
+	BaselineRunID  pgtype.Int8
+	BaselineSource string
 	ResultCount    int64
 }
 
@@ -75,6 +77,8 @@ func (q *Queries) RunGet(ctx context.Context, id int64) (RunGetRow, error) {
 		&i.Config,
 		&i.IdempotencyKey,
 		&i.CreatedAt,
+		&i.BaselineRunID,
+		&i.BaselineSource,
 		&i.ResultCount,
 	)
 	return i, err
@@ -99,8 +103,8 @@ func (q *Queries) RunGetByIdempotencyKey(ctx context.Context, arg RunGetByIdempo
 
 const runInsert = `-- name: RunInsert :one
 INSERT INTO runs (project_id, branch_id, testbed_id, commit_sha, trigger, suite, status,
-                  started_at, finished_at, config, idempotency_key)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                  started_at, finished_at, config, idempotency_key, baseline_run_id, baseline_source)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 ON CONFLICT (project_id, idempotency_key) DO NOTHING
 RETURNING id, created_at
 `
@@ -117,6 +121,8 @@ type RunInsertParams struct {
 	FinishedAt     pgtype.Timestamptz
 	Config         []byte
 	IdempotencyKey pgtype.Text
+	BaselineRunID  pgtype.Int8
+	BaselineSource string
 }
 
 type RunInsertRow struct {
@@ -137,16 +143,53 @@ func (q *Queries) RunInsert(ctx context.Context, arg RunInsertParams) (RunInsert
 		arg.FinishedAt,
 		arg.Config,
 		arg.IdempotencyKey,
+		arg.BaselineRunID,
+		arg.BaselineSource,
 	)
 	var i RunInsertRow
 	err := row.Scan(&i.ID, &i.CreatedAt)
 	return i, err
 }
 
+const runLatestWithResults = `-- name: RunLatestWithResults :one
+SELECT r.id FROM runs r
+WHERE r.project_id = (SELECT p.id FROM projects p WHERE p.name = $1)
+  AND r.branch_id = (SELECT b.id FROM branches b JOIN projects p ON p.id = b.project_id
+                     WHERE p.name = $1 AND b.name = $2)
+  AND r.testbed_id = (SELECT t.id FROM testbeds t WHERE t.name = $3)
+  AND r.status = 'done'
+  AND ($4::bigint IS NULL OR r.id < $4)
+  AND EXISTS (SELECT 1 FROM results res WHERE res.run_id = r.id)
+ORDER BY r.started_at DESC, r.id DESC
+LIMIT 1
+`
+
+type RunLatestWithResultsParams struct {
+	Project string
+	Branch  string
+	Testbed string
+	Before  pgtype.Int8
+}
+
+// The newest done run with results of a branch on a testbed, among runs with an id below
+// before (NULL: any): what a run of the branch is compared with when no baseline is named
+// (runs_series_idx, newest first, stopping at the first match).
+func (q *Queries) RunLatestWithResults(ctx context.Context, arg RunLatestWithResultsParams) (int64, error) {
+	row := q.db.QueryRow(ctx, runLatestWithResults,
+		arg.Project,
+		arg.Branch,
+		arg.Testbed,
+		arg.Before,
+	)
+	var id int64
+	err := row.Scan(&id)
+	return id, err
+}
+
 const runList = `-- name: RunList :many
 SELECT r.id, r.project_id, p.name AS project, r.branch_id, b.name AS branch, r.testbed_id,
        t.name AS testbed, r.commit_sha, r.trigger, r.suite, r.status, r.started_at,
-       r.finished_at, r.config, r.idempotency_key, r.created_at,
+       r.finished_at, r.config, r.idempotency_key, r.created_at, r.baseline_run_id, r.baseline_source,
        (SELECT count(*) FROM results WHERE results.run_id = r.id) AS result_count
 FROM runs r
 JOIN projects p ON p.id = r.project_id
@@ -185,6 +228,8 @@ type RunListRow struct {
 	Config         []byte
 	IdempotencyKey pgtype.Text
 	CreatedAt      pgtype.Timestamptz
+	BaselineRunID  pgtype.Int8
+	BaselineSource string
 	ResultCount    int64
 }
 
@@ -220,6 +265,8 @@ func (q *Queries) RunList(ctx context.Context, arg RunListParams) ([]RunListRow,
 			&i.Config,
 			&i.IdempotencyKey,
 			&i.CreatedAt,
+			&i.BaselineRunID,
+			&i.BaselineSource,
 			&i.ResultCount,
 		); err != nil {
 			return nil, err

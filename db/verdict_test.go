@@ -1,0 +1,195 @@
+package db_test
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/benchd/benchd/db"
+	"github.com/benchd/benchd/db/dbtest"
+	"github.com/benchd/benchd/runner"
+)
+
+// TestInsertRunWithVerdicts stores a judged run — its baseline, a verdict per result and an
+// alert — and reads them back; an alert naming no result leaves nothing stored.
+func TestInsertRunWithVerdicts(t *testing.T) {
+	d := dbtest.Schema(t)
+	ctx := context.Background()
+	first, err := d.Store.InsertRun(ctx, newRun("p", 2, 5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Baseline != nil {
+		t.Errorf("for a run stored without a judgement, got baseline %+v, want nil", first.Baseline)
+	}
+	nr := newRun("p", 2, 5)
+	nr.StartedAt = nr.StartedAt.Add(time.Hour)
+	nr.Baseline = &db.RunBaseline{RunID: first.ID, Source: "previous:main"}
+	reg := runner.Verdict{Name: "Create/n=1", Unit: "sec/op", Status: runner.StatusRegressed, Rule: "regression",
+		Value: 2e-6, Baseline: 1e-6, Limit: 5, Delta: 1, P: 0.004, Note: "worse"}
+	ok := runner.Verdict{Name: "Create/n=0", Unit: "sec/op", Status: runner.StatusOK, Value: 1e-6, Baseline: 1e-6, P: 0.7}
+	nr.Results[0].Verdict, nr.Results[1].Verdict = &ok, &reg
+	nr.Alerts = []db.NewAlert{{Verdict: reg}}
+	run, err := d.Store.InsertRun(ctx, nr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(run.AlertIDs) != 1 || run.Baseline == nil || *run.Baseline != *nr.Baseline {
+		t.Errorf("got alert ids %v and baseline %+v, want one alert and %+v", run.AlertIDs, run.Baseline, nr.Baseline)
+	}
+	got, err := d.Store.GetRun(ctx, run.ID)
+	if err != nil || got.Baseline == nil || *got.Baseline != *nr.Baseline {
+		t.Errorf("for GetRun, got baseline %+v (%v), want %+v", got.Baseline, err, nr.Baseline)
+	}
+	rs, err := d.Store.Results(ctx, run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []runner.Verdict{ok, reg}
+	want[0].Value, want[1].Value = rs[0].Summary.Median, rs[1].Summary.Median // Value is the stored median
+	for i, r := range rs {
+		if r.Verdict == nil || !reflect.DeepEqual(*r.Verdict, want[i]) {
+			t.Errorf("for result %s, got verdict %+v, want %+v", r.Name, r.Verdict, want[i])
+		}
+	}
+	as, err := d.Store.ListAlerts(ctx, db.AlertFilter{RunID: run.ID})
+	if err != nil || len(as) != 1 || as[0].ID != run.AlertIDs[0] || as[0].BaselineRunID != first.ID || as[0].Benchmark != "Create/n=1" {
+		t.Errorf("got alerts %+v (%v), want the regression against run %d", as, err, first.ID)
+	}
+	h, err := d.Store.BenchmarkHistory(ctx, db.HistoryQuery{Project: "p", Branch: "main", Testbed: "tb1", Name: "Create/n=1", Unit: "sec/op"})
+	if err != nil || len(h) != 2 || h[0].Status != "" || h[0].P != 1 || h[1].Status != "regressed" || h[1].P != 0.004 || h[1].Delta != 1 {
+		t.Errorf("got history %+v (%v), want an unjudged point then the regression with p and delta", h, err)
+	}
+
+	// An alert naming no result of the run: nothing of the run is stored.
+	before := count(t, d, "runs")
+	bad := newRun("p", 1, 5)
+	bad.Alerts = []db.NewAlert{{Verdict: runner.Verdict{Name: "Nope", Unit: "sec/op", Rule: "regression"}}}
+	if _, err := d.Store.InsertRun(ctx, bad); !errors.Is(err, db.ErrInvalid) {
+		t.Errorf("for an alert naming no result, got %v, want ErrInvalid", err)
+	}
+	if n := count(t, d, "runs"); n != before {
+		t.Errorf("after a refused alert, got %d runs, want %d", n, before)
+	}
+}
+
+// TestLatestRunAndOpenAlerts checks the baseline lookup (the newest done run with results, by
+// start time, below an id) and the open alerts of a series.
+func TestLatestRunAndOpenAlerts(t *testing.T) {
+	d := dbtest.Schema(t)
+	ctx := context.Background()
+	var ids []int64
+	for i := range 3 {
+		nr := newRun("p", 1, 5)
+		nr.StartedAt = nr.StartedAt.Add(time.Duration(i) * time.Hour)
+		r, err := d.Store.InsertRun(ctx, nr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, r.ID)
+	}
+	empty := newRun("p", 0, 0) // no results: never a baseline
+	empty.StartedAt = empty.StartedAt.Add(5 * time.Hour)
+	if _, err := d.Store.InsertRun(ctx, empty); err != nil {
+		t.Fatal(err)
+	}
+	check := func(branch string, before, want int64, wantErr error) {
+		t.Helper()
+		got, err := d.Store.LatestRunWithResults(ctx, "p", branch, "tb1", before)
+		if got != want || !errors.Is(err, wantErr) {
+			t.Errorf("for the latest run of %s before %d, got %d (%v), want %d (%v)", branch, before, got, err, want, wantErr)
+		}
+	}
+	check("main", 0, ids[2], nil)
+	check("main", ids[2], ids[1], nil)
+	check("main", ids[0], 0, db.ErrNotFound)
+	check("dev", 0, 0, db.ErrNotFound)
+
+	v := runner.Verdict{Name: "Create/n=0", Unit: "sec/op", Status: runner.StatusRegressed, Rule: "regression", Value: 2, Baseline: 1, Limit: 5}
+	a1, err := d.Store.InsertAlerts(ctx, ids[0], 0, []db.NewAlert{{Verdict: v}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a2, err := d.Store.InsertAlerts(ctx, ids[1], 0, []db.NewAlert{{Verdict: v}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Store.ResolveAlert(ctx, a1[0]); err != nil {
+		t.Fatal(err)
+	}
+	last, err := d.Store.GetRun(ctx, ids[2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	open, err := d.Store.OpenAlertsOfSeries(ctx, last)
+	if err != nil || len(open) != 1 || open[0].ID != a2[0] || open[0].RunID != ids[1] || open[0].Baseline != 1 || open[0].Limit != 5 {
+		t.Errorf("got open alerts %+v (%v), want alert %d of run %d", open, err, a2[0], ids[1])
+	}
+	mid, _ := d.Store.GetRun(ctx, ids[1])
+	if open, err := d.Store.OpenAlertsOfSeries(ctx, mid); err != nil || len(open) != 0 {
+		t.Errorf("before run %d, got open alerts %+v (%v), want none (its own alert is not older)", ids[1], open, err)
+	}
+}
+
+// TestTrends checks the dashboard's trend lines: every benchmark's medians over the newest
+// runs up to a run, oldest first.
+func TestTrends(t *testing.T) {
+	d := dbtest.Schema(t)
+	ctx := context.Background()
+	var runs []db.Run
+	for i := range 5 {
+		nr := newRun("p", 2, 3)
+		nr.StartedAt = nr.StartedAt.Add(time.Duration(i) * time.Hour)
+		for k := range nr.Results {
+			nr.Results[k].Summary.Median = float64(10*k + i)
+			nr.Results[k].Summary.Lo, nr.Results[k].Summary.Hi = -1, 100
+		}
+		r, err := d.Store.InsertRun(ctx, nr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		runs = append(runs, r)
+	}
+	got, err := d.Store.Trends(ctx, runs[3], 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []db.Trend{{Name: "Create/n=0", Unit: "sec/op", Medians: []float64{1, 2, 3}}, {Name: "Create/n=1", Unit: "sec/op", Medians: []float64{11, 12, 13}}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("for the trends of 3 runs up to the 4th, got %+v, want %+v", got, want)
+	}
+}
+
+// TestTrendsPlanUsesIndexes checks, on 10,000 runs of 20 results, that the trend query walks
+// runs_series_idx for the newest runs and probes each run's results through the unique
+// (run_id, name, unit) index: no table is scanned whole. docs/data.md shows the plan.
+func TestTrendsPlanUsesIndexes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fills 10,000 runs")
+	}
+	d := dbtest.Schema(t)
+	fillHistory(t, d, 10000, 20)
+	ctx := context.Background()
+	latest, err := d.Store.ListRuns(ctx, db.RunFilter{Project: "p", Branch: "main", Testbed: "tb1", Limit: 1})
+	if err != nil || len(latest) != 1 {
+		t.Fatalf("finding the latest run: %v", err)
+	}
+	r := latest[0]
+	text := explain(t, d, generatedSQL(t, "internal/dbsqlc/result.sql.go", "resultMediansOfLatestRuns", "ResultMediansOfLatestRuns"),
+		r.ProjectID, r.BranchID, r.TestbedID, r.ID, 20)
+	t.Logf("plan:\n%s", text)
+	if !strings.Contains(text, "runs_series_idx") || !strings.Contains(text, "results_run_id_name_unit_key") {
+		t.Errorf("the plan does not walk runs_series_idx and probe results_run_id_name_unit_key")
+	}
+	if strings.Contains(text, "Seq Scan on results") || strings.Contains(text, "Seq Scan on runs") {
+		t.Errorf("the plan scans a whole table")
+	}
+	text = explain(t, d, generatedSQL(t, "internal/dbsqlc/run.sql.go", "runLatestWithResults", "RunLatestWithResults"), "p", "main", "tb1", nil)
+	t.Logf("plan:\n%s", text)
+	if !strings.Contains(text, "runs_series_idx") || strings.Contains(text, "Seq Scan on results") || strings.Contains(text, "Seq Scan on runs") {
+		t.Errorf("the latest-run plan does not walk runs_series_idx, or scans a whole table")
+	}
+}
