@@ -254,7 +254,7 @@ func (s *Server) getHistory(c echo.Context) error {
 	}
 	out := make([]PointView, len(pts))
 	for i, p := range pts {
-		out[i] = PointView{RunID: p.RunID, Commit: p.Commit, StartedAt: p.StartedAt, Median: p.Median, Lo: p.Lo, Hi: p.Hi, N: p.N}
+		out[i] = pointView(p)
 	}
 	return c.JSON(http.StatusOK, map[string]any{"name": q.Name, "unit": q.Unit, "branch": q.Branch, "testbed": q.Testbed, "points": out})
 }

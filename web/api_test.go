@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -209,6 +210,30 @@ func TestIngestIdempotency(t *testing.T) {
 	runs, err := e.db.Store.ListRuns(context.Background(), db.RunFilter{Project: "sessioncore"})
 	if err != nil || len(runs) != 2 {
 		t.Errorf("for stored runs, got %d (%v), want 2", len(runs), err)
+	}
+}
+
+// TestIngestReplayIsTheStoredAnswer checks that a repeated idempotency key returns the answer
+// stored with the run, not a new judgement: a threshold added in between would change the
+// verdicts of a recomputation.
+func TestIngestReplayIsTheStoredAnswer(t *testing.T) {
+	e := newEnv(t, Config{}, nil)
+	out := readBench(t)
+	e.api(t, "POST", "/api/v1/projects/sessioncore/runs?branch=main", e.token, "text/plain", out, nil)
+	var first, again IngestReply
+	body := slowed(out, "Create/n=100", 5)
+	if status, raw := e.api(t, "POST", "/api/v1/projects/sessioncore/runs?branch=main", e.token, "text/plain", body, &first, "Idempotency-Key", "k-1"); status != 201 {
+		t.Fatalf("first post: %d %s", status, raw)
+	}
+	if status, raw := e.api(t, "POST", "/api/v1/projects/sessioncore/thresholds", e.token, "application/json",
+		`{"benchmark": ".*", "unit": "sec/op", "kind": "upper", "warn": 1e-12}`, nil); status != 201 {
+		t.Fatalf("creating a threshold: %d %s", status, raw)
+	}
+	if status, raw := e.api(t, "POST", "/api/v1/projects/sessioncore/runs?branch=main", e.token, "text/plain", body, &again, "Idempotency-Key", "k-1"); status != 200 {
+		t.Fatalf("repeated post: %d %s", status, raw)
+	}
+	if !reflect.DeepEqual(first, again) {
+		t.Errorf("for a repeated key after a new threshold, got\n%+v\nwant the first answer\n%+v", again, first)
 	}
 }
 

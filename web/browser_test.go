@@ -187,6 +187,48 @@ func TestPagesInBrowser(t *testing.T) {
 		t.Errorf("after a click on the last point, got location %q (%v), want run %d", loc, err, rep.RunID)
 	}
 
+	// The same history by commit: a category axis of the commits in run order, a tooltip with
+	// commit, run, n and p, and a click on a point opens its run.
+	if err := chromedp.Do(ctx, chromedp.Navigate(bench+"&x=commit")); err != nil {
+		t.Fatal(err)
+	}
+	chartDrawn("history_chart")
+	axis, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`(() => {
+		const x = echarts.getInstanceByDom(document.getElementById("history_chart")).getOption().xAxis[0];
+		return [x.type].concat(x.data);
+	})()`))
+	if err != nil || strings.Join(axis, " ") != "category c1 c2" {
+		t.Errorf("with x=commit, got x-axis %q (%v), want a category axis of commits c1 c2", axis, err)
+	}
+	tip, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => {
+		const el = document.getElementById("history_chart"), c = echarts.getInstanceByDom(el);
+		c.dispatchAction({type: "showTip", seriesIndex: 0, dataIndex: 1});
+		return el.innerText;
+	})()`))
+	for _, want := range []string{fmt.Sprintf("run %d", rep.RunID), "commit c2", "n=8", "p=0.000", "regressed", "+200.0% vs baseline"} {
+		if err != nil || !strings.Contains(tip, want) {
+			t.Errorf("the tooltip of the last point says %q (%v), want %q in it", tip, err, want)
+		}
+	}
+	screenshot(t, ctx, "benchmark-by-commit")
+	xy, err = chromedp.Run(ctx, chromedp.Evaluate[[]float64](`(() => {
+		const el = document.getElementById("history_chart"), c = echarts.getInstanceByDom(el);
+		c.dispatchAction({type: "hideTip"});
+		const d = c.getOption().series[0].data, last = d[d.length - 1];
+		const p = c.convertToPixel({seriesIndex: 0}, last.value);
+		const r = el.getBoundingClientRect();
+		return [r.left + p[0], r.top + p[1]];
+	})()`))
+	if err != nil || len(xy) != 2 {
+		t.Fatalf("locating the last point on the commit axis: %v %v", xy, err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.WaitEvent(cdppage.LoadEventFired, nil, chromedp.MouseClickXY(xy[0], xy[1]))); err != nil {
+		t.Fatalf("clicking the last point on the commit axis: %v", err)
+	}
+	if loc, err := chromedp.Run(ctx, chromedp.Location()); err != nil || !strings.HasSuffix(loc, fmt.Sprintf("/runs/%d", rep.RunID)) {
+		t.Errorf("after a click on the last commit, got location %q (%v), want run %d", loc, err, rep.RunID)
+	}
+
 	// The markup-named benchmark's own page.
 	xss := e.ts.URL + "/benchmark?" + url.Values{"project": {"sessioncore"}, "branch": {"main"}, "testbed": {"bench"}, "name": {"X" + xssName}, "unit": {"sec/op"}}.Encode()
 	if err := chromedp.Do(ctx, chromedp.Navigate(xss)); err != nil {

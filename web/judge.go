@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -26,6 +27,8 @@ type Ingester struct {
 	Options runner.Options
 	// BaseURL prefixes run links ("" = relative).
 	BaseURL string
+	// cache is shared by copies of the Ingester (the worker copies it to set Options).
+	cache *runCache
 }
 
 // NewIngester returns an Ingester over store. m may be nil (no metrics).
@@ -33,16 +36,17 @@ func NewIngester(store *db.Store, log *slog.Logger, m *Metrics) *Ingester {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Ingester{store: store, log: log, metrics: m}
+	return &Ingester{store: store, log: log, metrics: m, cache: &runCache{}}
 }
 
 // alertRules are the verdict rules the alerts table accepts.
 var alertRules = map[string]bool{"regression": true, "upper": true, "lower": true, "scaling": true, "changepoint": true}
 
-// Ingest stores run in project (all results in one transaction), compares it with its
-// baseline, stores an alert per fired rule, resolves older alerts that are back within
-// limits, and returns the reply. created is false when the run's idempotency key was already
-// used: nothing new is stored and the reply describes the first run.
+// Ingest judges run against its baseline and project's thresholds, then stores it with its
+// results, their verdicts and the alerts that fired in one transaction, resolves older alerts
+// that are back within limits, and returns the reply. created is false when the run's
+// idempotency key was already used: nothing new is stored and the reply is the first run's
+// stored answer.
 func (g *Ingester) Ingest(ctx context.Context, project string, in *RunInput) (rep *IngestReply, created bool, err error) {
 	if in.IdempotencyKey != "" {
 		r, err := g.store.RunByIdempotencyKey(ctx, project, in.IdempotencyKey)
@@ -63,14 +67,22 @@ func (g *Ingester) Ingest(ctx context.Context, project string, in *RunInput) (re
 	if nr.FinishedAt.IsZero() || nr.FinishedAt.Before(nr.StartedAt) {
 		nr.FinishedAt = nr.StartedAt
 	}
-	nr.Results = make([]db.NewResult, len(in.Results))
-	for i, r := range in.Results {
-		nr.Results[i] = db.NewResult{Result: r, Summary: storable(runner.Summarize(r.Samples, g.Options), r.Samples)}
-	}
 	base, err := g.baseline(ctx, project, in.Branch, nr.Testbed.Name, 0)
 	if err != nil {
 		return nil, false, err
 	}
+	verdicts, stored, err := g.evaluate(ctx, project, in.Results, base)
+	if err != nil {
+		return nil, false, err
+	}
+	nr.Results = make([]db.NewResult, len(in.Results))
+	for i, r := range in.Results {
+		nr.Results[i] = db.NewResult{Result: r, Summary: storable(runner.Summarize(r.Samples, g.Options), r.Samples), Verdict: &verdicts[i]}
+	}
+	if base != nil {
+		nr.Baseline = &db.RunBaseline{RunID: base.ref.RunID, Source: base.ref.Source}
+	}
+	nr.Alerts = fired(verdicts, stored)
 	run, err := g.store.InsertRun(ctx, nr)
 	if errors.Is(err, db.ErrConflict) && in.IdempotencyKey != "" {
 		// A concurrent request with the same key won the race: answer with its run.
@@ -84,12 +96,13 @@ func (g *Ingester) Ingest(ctx context.Context, project string, in *RunInput) (re
 	if err != nil {
 		return nil, false, fmt.Errorf("storing run: %w", err)
 	}
+	g.cache.put(run.ID, in.Results) // the likely baseline of the branch's next run
 	if g.metrics != nil {
 		g.metrics.IngestedRuns.WithLabelValues(in.Trigger).Inc()
 		g.metrics.IngestedResults.Add(float64(len(nr.Results)))
 	}
-	rep, err = g.judge(ctx, run, in.Results, base, true)
-	if err != nil {
+	rep = g.reply(run, verdicts, run.AlertIDs)
+	if err := g.resolve(ctx, run, in.Results, verdicts); err != nil {
 		return nil, true, err
 	}
 	for _, f := range in.Failures {
@@ -100,12 +113,71 @@ func (g *Ingester) Ingest(ctx context.Context, project string, in *RunInput) (re
 	return rep, true, nil
 }
 
-// replay rebuilds the reply of a stored run (a repeated idempotency key). It stores the run's
-// alerts if an earlier attempt stopped between the run and its alerts.
+// fired returns the alerts verdicts raise: a regressed or warning verdict of a rule the alerts
+// table knows, with the stored threshold that applied.
+func fired(verdicts []runner.Verdict, stored []db.Threshold) []db.NewAlert {
+	var fire []db.NewAlert
+	for _, v := range verdicts {
+		if (v.Status == runner.StatusRegressed || v.Status == runner.StatusWarning) && alertRules[v.Rule] {
+			fire = append(fire, db.NewAlert{Verdict: v, ThresholdID: thresholdID(stored, v)})
+		}
+	}
+	return fire
+}
+
+// reply builds the answer to a posted run from its verdicts and alerts.
+func (g *Ingester) reply(run db.Run, verdicts []runner.Verdict, alerts []int64) *IngestReply {
+	rep := &IngestReply{RunID: run.ID, URL: g.BaseURL + "/runs/" + strconv.FormatInt(run.ID, 10),
+		Verdicts: make([]VerdictView, len(verdicts)), Alerts: alerts, Counts: map[string]int{}}
+	if rep.Alerts == nil {
+		rep.Alerts = []int64{}
+	}
+	for i, v := range verdicts {
+		rep.Verdicts[i] = verdictView(v)
+		rep.Counts[string(v.Status)]++
+	}
+	rep.Status = worst(rep.Counts)
+	if run.Baseline != nil {
+		rep.Baseline = &BaselineRef{RunID: run.Baseline.RunID, Source: run.Baseline.Source}
+	}
+	return rep
+}
+
+// storedVerdicts returns the verdicts stored with results, or false when any is missing (a
+// run stored without a judgement).
+func storedVerdicts(results []db.Result) ([]runner.Verdict, bool) {
+	out := make([]runner.Verdict, len(results))
+	for i, r := range results {
+		if r.Verdict == nil {
+			return nil, false
+		}
+		out[i] = *r.Verdict
+	}
+	return out, true
+}
+
+// replay returns the answer of a stored run (a repeated idempotency key): the verdicts and
+// alerts stored with it. A run stored without verdicts is judged again, and the alerts it
+// lacks are stored.
 func (g *Ingester) replay(ctx context.Context, run db.Run) (*IngestReply, error) {
 	stored, err := g.store.Results(ctx, run.ID)
 	if err != nil {
 		return nil, fmt.Errorf("reading results of run %d: %w", run.ID, err)
+	}
+	// Results are stored in the order posted (one COPY), so their ids give the first answer's order.
+	slices.SortFunc(stored, func(a, b db.Result) int { return cmp.Compare(a.ID, b.ID) })
+	if verdicts, ok := storedVerdicts(stored); ok {
+		alerts, err := g.store.ListAlerts(ctx, db.AlertFilter{RunID: run.ID, Limit: 1000})
+		if err != nil {
+			return nil, fmt.Errorf("reading alerts of run %d: %w", run.ID, err)
+		}
+		ids := make([]int64, 0, len(alerts))
+		for i := len(alerts) - 1; i >= 0; i-- {
+			if alerts[i].Rule != "changepoint" { // raised later by the change-point job
+				ids = append(ids, alerts[i].ID)
+			}
+		}
+		return g.reply(run, verdicts, ids), nil
 	}
 	results := make([]runner.Result, len(stored))
 	for i, r := range stored {
@@ -115,7 +187,7 @@ func (g *Ingester) replay(ctx context.Context, run db.Run) (*IngestReply, error)
 	if err != nil {
 		return nil, err
 	}
-	return g.judge(ctx, run, results, base, false)
+	return g.judge(ctx, run, results, base)
 }
 
 // baselineRun is a run to compare with, its results by name and unit, and why it was chosen.
@@ -135,7 +207,7 @@ func (g *Ingester) baseline(ctx context.Context, project, branch, testbed string
 		cands = append(cands, candidate{named: "main"}, candidate{branch: "main"})
 	}
 	for _, c := range cands {
-		var run db.Run
+		var runID int64
 		var source string
 		if c.named != "" {
 			bl, err := g.store.GetBaseline(ctx, project, c.named)
@@ -148,73 +220,62 @@ func (g *Ingester) baseline(ctx context.Context, project, branch, testbed string
 			if before != 0 && bl.RunID == before {
 				continue
 			}
-			if run, err = g.store.GetRun(ctx, bl.RunID); err != nil {
+			run, err := g.store.GetRun(ctx, bl.RunID)
+			if err != nil {
 				return nil, fmt.Errorf("reading baseline run %d: %w", bl.RunID, err)
 			}
 			if run.Testbed != testbed || run.Status != db.RunDone {
 				continue
 			}
-			source = "baseline:" + c.named
+			runID, source = run.ID, "baseline:"+c.named
 		} else {
-			runs, err := g.store.ListRuns(ctx, db.RunFilter{Project: project, Branch: c.branch, Testbed: testbed, Before: before, Limit: 20})
-			if err != nil {
-				return nil, fmt.Errorf("listing runs of %s: %w", c.branch, err)
-			}
-			found := false
-			for _, r := range runs {
-				if r.Status == db.RunDone && r.ResultCount > 0 {
-					run, found = r, true
-					break
-				}
-			}
-			if !found {
+			id, err := g.store.LatestRunWithResults(ctx, project, c.branch, testbed, before)
+			if errors.Is(err, db.ErrNotFound) {
 				continue
 			}
-			source = "previous:" + c.branch
+			if err != nil {
+				return nil, fmt.Errorf("finding the latest run of %s: %w", c.branch, err)
+			}
+			runID, source = id, "previous:"+c.branch
 		}
-		stored, err := g.store.Results(ctx, run.ID)
+		b := &baselineRun{ref: BaselineRef{RunID: runID, Source: source}}
+		if b.results = g.cache.get(runID); b.results != nil {
+			return b, nil
+		}
+		stored, err := g.store.Results(ctx, runID)
 		if err != nil {
-			return nil, fmt.Errorf("reading results of baseline run %d: %w", run.ID, err)
+			return nil, fmt.Errorf("reading results of baseline run %d: %w", runID, err)
 		}
-		b := &baselineRun{ref: BaselineRef{RunID: run.ID, Source: source}, results: make(map[[2]string]*runner.Result, len(stored))}
+		rs := make([]runner.Result, len(stored))
 		for i := range stored {
-			b.results[[2]string{stored[i].Name, stored[i].Unit}] = &stored[i].Result
+			rs[i] = stored[i].Result
 		}
+		b.results = g.cache.put(runID, rs)
 		return b, nil
 	}
 	return nil, nil
 }
 
-// judge compares results with base, evaluates the project's thresholds and builds the reply.
-// When fresh, it stores the alerts and resolves older ones; otherwise (a replay) it stores only
-// alerts that are missing.
-func (g *Ingester) judge(ctx context.Context, run db.Run, results []runner.Result, base *baselineRun, fresh bool) (*IngestReply, error) {
+// judge compares the results of a run stored without verdicts with base and stores the
+// alerts it lacks (a run stored by an older benchd, or by Store.InsertRun without a judgement).
+func (g *Ingester) judge(ctx context.Context, run db.Run, results []runner.Result, base *baselineRun) (*IngestReply, error) {
 	verdicts, stored, err := g.evaluate(ctx, run.Project, results, base)
 	if err != nil {
 		return nil, err
 	}
-	rep := &IngestReply{RunID: run.ID, URL: g.BaseURL + "/runs/" + strconv.FormatInt(run.ID, 10),
-		Verdicts: make([]VerdictView, len(verdicts)), Alerts: []int64{}, Counts: map[string]int{}}
-	var fire []db.NewAlert
-	for i, v := range verdicts {
-		rep.Verdicts[i] = verdictView(v)
-		rep.Counts[string(v.Status)]++
-		if (v.Status == runner.StatusRegressed || v.Status == runner.StatusWarning) && alertRules[v.Rule] {
-			fire = append(fire, db.NewAlert{Verdict: v, ThresholdID: thresholdID(stored, v)})
-		}
+	if base != nil {
+		run.Baseline = &db.RunBaseline{RunID: base.ref.RunID, Source: base.ref.Source}
 	}
-	rep.Status = worst(rep.Counts)
 	var baseID int64
 	if base != nil {
-		ref := base.ref
-		rep.Baseline = &ref
-		baseID = ref.RunID
+		baseID = base.ref.RunID
 	}
-	ids, err := g.store.InsertAlerts(ctx, run.ID, baseID, fire)
+	rep := g.reply(run, verdicts, nil)
+	ids, err := g.store.InsertAlerts(ctx, run.ID, baseID, fired(verdicts, stored))
 	switch {
 	case err == nil:
 		rep.Alerts = ids
-	case errors.Is(err, db.ErrConflict) && !fresh:
+	case errors.Is(err, db.ErrConflict):
 		existing, err := g.store.ListAlerts(ctx, db.AlertFilter{RunID: run.ID, Limit: 1000})
 		if err != nil {
 			return nil, fmt.Errorf("reading alerts of run %d: %w", run.ID, err)
@@ -224,11 +285,6 @@ func (g *Ingester) judge(ctx context.Context, run db.Run, results []runner.Resul
 		}
 	default:
 		return nil, fmt.Errorf("storing alerts of run %d: %w", run.ID, err)
-	}
-	if fresh {
-		if err := g.resolve(ctx, run, results, verdicts); err != nil {
-			return nil, err
-		}
 	}
 	return rep, nil
 }
@@ -262,9 +318,16 @@ func (g *Ingester) evaluate(ctx context.Context, project string, results []runne
 	return rules.Evaluate(cmps, g.Options), stored, nil
 }
 
-// Judge compares a stored run with the baseline it would get now and returns the verdicts
-// (nil baseline ref when there is none to compare with). It stores nothing: pages use it.
+// Judge returns a stored run's verdicts and what it was compared with (nil when nothing): the
+// ones stored with it, or, for a run stored without them, a comparison with the baseline it
+// would get now. It stores nothing: pages use it.
 func (g *Ingester) Judge(ctx context.Context, run db.Run, results []db.Result) ([]runner.Verdict, *BaselineRef, error) {
+	if v, ok := storedVerdicts(results); ok && len(results) > 0 {
+		if run.Baseline == nil {
+			return v, nil, nil
+		}
+		return v, &BaselineRef{RunID: run.Baseline.RunID, Source: run.Baseline.Source}, nil
+	}
 	base, err := g.baseline(ctx, run.Project, run.Branch, run.Testbed, run.ID)
 	if err != nil {
 		return nil, nil, err
@@ -300,25 +363,20 @@ func (g *Ingester) resolve(ctx context.Context, run db.Run, results []runner.Res
 			dir[key{results[i].Name, results[i].Unit}] = results[i].Better
 		}
 	}
-	for _, st := range []db.AlertStatus{db.AlertActive, db.AlertAcknowledged} {
-		open, err := g.store.ListAlerts(ctx, db.AlertFilter{Project: run.Project, Status: st, Limit: 1000})
-		if err != nil {
-			return fmt.Errorf("listing %s alerts: %w", st, err)
+	open, err := g.store.OpenAlertsOfSeries(ctx, run)
+	if err != nil {
+		return err
+	}
+	for _, a := range open {
+		k := key{a.Benchmark, a.Unit}
+		v, measured := now[k]
+		if !measured || !backWithin(a, v, dir[k]) {
+			continue
 		}
-		for _, a := range open {
-			k := key{a.Benchmark, a.Unit}
-			v, measured := now[k]
-			if a.RunID >= run.ID || a.Branch != run.Branch || a.Testbed != run.Testbed || !measured {
-				continue
-			}
-			if !backWithin(a, v, dir[k]) {
-				continue
-			}
-			if err := g.store.ResolveAlert(ctx, a.ID); err != nil && !errors.Is(err, db.ErrConflict) {
-				return fmt.Errorf("resolving alert %d: %w", a.ID, err)
-			}
-			g.log.InfoContext(ctx, "alert resolved", "alert_id", a.ID, "run_id", run.ID, "benchmark", a.Benchmark, "unit", a.Unit)
+		if err := g.store.ResolveAlert(ctx, a.ID); err != nil && !errors.Is(err, db.ErrConflict) {
+			return fmt.Errorf("resolving alert %d: %w", a.ID, err)
 		}
+		g.log.InfoContext(ctx, "alert resolved", "alert_id", a.ID, "run_id", run.ID, "benchmark", a.Benchmark, "unit", a.Unit)
 	}
 	return nil
 }

@@ -65,10 +65,21 @@ type RunRow struct {
 // BenchmarkPage is the view of /benchmark?project=&branch=&testbed=&name=&unit=.
 type BenchmarkPage struct {
 	Project, Branch, Testbed, Name, Unit string
-	Points                               []PointView
-	Baseline                             *PointView
-	Limits                               []Limit
-	Alerts                               []AlertView
+	// XAxis is "time" (run start time, the default) or "commit" (commits in run order): ?x=.
+	XAxis  string
+	Points []PointView
+	// Rows are the table's points, newest first: the newest tableRows unless ?rows=all.
+	Rows []PointView
+	// More is true when Rows leaves older points out; Links are this page's URLs with the
+	// other x-axis and with every row.
+	More                 bool
+	TimeLink, CommitLink string
+	AllRowsLink          string
+	// Overlaid are the ?overlay= branches shown.
+	Overlaid []string
+	Baseline *PointView
+	Limits   []Limit
+	Alerts   []AlertView
 	// Overlays are other branches' histories of the same benchmark (?overlay=BRANCH, repeatable).
 	Overlays []Overlay
 	// Branches lists the project's other branches, for the overlay choice.
@@ -189,7 +200,14 @@ func benchmarkLink(project, branch, testbed, name, unit string) string {
 
 func (s *Server) benchmarkPage(c echo.Context) error {
 	v := &BenchmarkPage{Project: c.QueryParam("project"), Branch: c.QueryParam("branch"), Testbed: c.QueryParam("testbed"),
-		Name: c.QueryParam("name"), Unit: c.QueryParam("unit"), alerted: map[int64]bool{}}
+		Name: c.QueryParam("name"), Unit: c.QueryParam("unit"), XAxis: c.QueryParam("x"), alerted: map[int64]bool{}}
+	switch v.XAxis {
+	case "":
+		v.XAxis = "time"
+	case "time", "commit":
+	default:
+		return &Error{Status: http.StatusBadRequest, Field: "x", Message: fmt.Sprintf("x=%q: the x-axis is time or commit", v.XAxis)}
+	}
 	for _, f := range []struct{ n, v string }{{"project", v.Project}, {"branch", v.Branch}, {"testbed", v.Testbed}, {"name", v.Name}, {"unit", v.Unit}} {
 		if f.v == "" {
 			return &Error{Status: http.StatusBadRequest, Field: f.n, Message: "The benchmark page needs the query parameter " + f.n + "."}
@@ -204,8 +222,20 @@ func (s *Server) benchmarkPage(c echo.Context) error {
 		return errorf(http.StatusNotFound, "No results of %s in %s on %s/%s.", v.Name, v.Unit, v.Project, v.Branch)
 	}
 	for _, p := range pts {
-		v.Points = append(v.Points, PointView{RunID: p.RunID, Commit: p.Commit, StartedAt: p.StartedAt, Median: p.Median, Lo: p.Lo, Hi: p.Hi, N: p.N})
+		v.Points = append(v.Points, pointView(p))
 	}
+	for i := len(v.Points) - 1; i >= 0 && (len(v.Rows) < tableRows || c.QueryParam("rows") == "all"); i-- {
+		v.Rows = append(v.Rows, v.Points[i])
+	}
+	v.More = len(v.Rows) < len(v.Points)
+	link := func(set ...string) string {
+		q := c.Request().URL.Query()
+		for i := 0; i+1 < len(set); i += 2 {
+			q.Set(set[i], set[i+1])
+		}
+		return "/benchmark?" + q.Encode()
+	}
+	v.TimeLink, v.CommitLink, v.AllRowsLink = link("x", "time"), link("x", "commit"), link("rows", "all")
 	if bl, err := s.store.GetBaseline(ctx, v.Project, v.Branch); err == nil {
 		for i := range v.Points {
 			if v.Points[i].RunID == bl.RunID {
@@ -266,9 +296,10 @@ func (s *Server) benchmarkPage(c echo.Context) error {
 		}
 		o := Overlay{Branch: ob}
 		for _, p := range hist {
-			o.Points = append(o.Points, PointView{RunID: p.RunID, Commit: p.Commit, StartedAt: p.StartedAt, Median: p.Median, Lo: p.Lo, Hi: p.Hi, N: p.N})
+			o.Points = append(o.Points, pointView(p))
 		}
 		v.Overlays = append(v.Overlays, o)
+		v.Overlaid = append(v.Overlaid, ob)
 	}
 	ch := historyChart(v)
 	v.Chart = &ch
@@ -359,32 +390,25 @@ func (s *Server) alertsPage(c echo.Context) error {
 	return s.render(c, http.StatusOK, "alerts", page{Nav: "alerts", Data: map[string]any{"Status": string(st), "Alerts": out}})
 }
 
+// tableRows is how many of its newest runs the benchmark page lists by default (the chart
+// draws every point).
+const tableRows = 100
+
 // trendRuns is how many runs the dashboard's trend lines span.
 const trendRuns = 20
 
 // addTrends draws each result's median over the last trendRuns runs of its branch and testbed
-// as a small inline SVG: one query per run rather than one per benchmark, and no script, so
-// hundreds of rows cost nothing to display.
+// (up to the latest) as a small inline SVG: one query for every row (Store.Trends), and no
+// script, so hundreds of rows cost nothing to display.
 func (s *Server) addTrends(c echo.Context, latest db.Run, v *RunPage) error {
-	ctx := c.Request().Context()
-	runs, err := s.store.ListRuns(ctx, db.RunFilter{Project: latest.Project, Branch: latest.Branch, Testbed: latest.Testbed, Before: latest.ID + 1, Limit: trendRuns})
+	trends, err := s.store.Trends(c.Request().Context(), latest, trendRuns)
 	if err != nil {
 		return err
 	}
 	type key struct{ name, unit string }
-	series := map[key][]float64{}
-	for i := len(runs) - 1; i >= 0; i-- {
-		if runs[i].Status != db.RunDone {
-			continue
-		}
-		rs, err := s.store.Results(ctx, runs[i].ID)
-		if err != nil {
-			return err
-		}
-		for _, r := range rs {
-			k := key{r.Name, r.Unit}
-			series[k] = append(series[k], r.Summary.Median)
-		}
+	series := make(map[key][]float64, len(trends))
+	for _, t := range trends {
+		series[key{t.Name, t.Unit}] = t.Medians
 	}
 	v.Trends = true
 	for i := range v.Rows {

@@ -104,6 +104,17 @@ type PointView struct {
 	Lo        float64   `json:"ci_lo"`
 	Hi        float64   `json:"ci_hi"`
 	N         int       `json:"n"`
+	// Status, Delta and P are the result's verdict against its run's baseline, as stored
+	// when the run was (Status "" when it was stored without one).
+	Status string  `json:"status,omitempty"`
+	Delta  float64 `json:"delta"`
+	P      float64 `json:"p"`
+}
+
+// pointView is the view of a history point.
+func pointView(p db.HistoryPoint) PointView {
+	return PointView{RunID: p.RunID, Commit: p.Commit, StartedAt: p.StartedAt, Median: p.Median, Lo: p.Lo, Hi: p.Hi, N: p.N,
+		Status: p.Status, Delta: p.Delta, P: p.P}
 }
 
 // IngestReply is the answer to POST /api/v1/projects/{project}/runs.

@@ -1,7 +1,19 @@
-// benchd pages: keep charts sized to their container; filter and sort result tables.
-// Everything works without this file; it only adds conveniences.
+// benchd pages: give charts their points (sent beside their option as JSON), keep them sized
+// to their container, filter and sort result tables. Tables and links work without it.
 (function () {
   "use strict";
+  // Chart data sent beside a chart's option (<script type="application/json" class="chart-data"
+  // data-chart=ID>): series in the option's order, and the categories of a category x-axis.
+  document.querySelectorAll("script.chart-data").forEach(function (el) {
+    var node = document.getElementById(el.getAttribute("data-chart"));
+    var chart = node && window.echarts && window.echarts.getInstanceByDom(node);
+    if (!chart) { return; }
+    var d = JSON.parse(el.textContent);
+    var opt = { series: d.series.map(function (s) { return { data: s }; }) };
+    if (d.categories) { opt.xAxis = { data: d.categories }; }
+    chart.setOption(opt);
+  });
+
   window.addEventListener("resize", function () {
     if (!window.echarts) { return; }
     document.querySelectorAll(".chart [_echarts_instance_]").forEach(function (el) {
