@@ -187,3 +187,26 @@ func HistoryVerdict(name, unit string, better Direction, medians []float64, o Ch
 		Note: fmt.Sprintf("level shifted %+.1f%% at point %d of %d (p=%.3f)", 100*last.Delta, last.Index+1, len(medians), last.P),
 	}, true
 }
+
+// AddVerdict returns v with w (another rule's verdict on the same benchmark and unit, such as
+// HistoryVerdict's) taken into account as Evaluate combines rules: the more severe status
+// decides Status, Rule, Limit and Note (v wins a tie), and the other, when it fired (warning
+// or worse), is mentioned in the Note as "also RULE: note". Value, Baseline, Delta and P stay
+// v's: they describe the comparison with the baseline.
+func AddVerdict(v, w Verdict) Verdict {
+	if severity(w.Status) > severity(v.Status) {
+		prev := v
+		v.Status, v.Rule, v.Limit, v.Note = w.Status, w.Rule, w.Limit, w.Note
+		if prev.Note != "" && severity(prev.Status) >= severity(StatusWarning) {
+			v.Note += "; also " + prev.Rule + ": " + prev.Note
+		}
+		return v
+	}
+	if w.Note != "" && severity(w.Status) >= severity(StatusWarning) {
+		if v.Note != "" {
+			v.Note += "; "
+		}
+		v.Note += "also " + w.Rule + ": " + w.Note
+	}
+	return v
+}

@@ -98,3 +98,24 @@ func TestHistoryVerdict(t *testing.T) {
 		t.Error("for a 20% rise in a higher-better unit, got a warning, want none")
 	}
 }
+
+func TestAddVerdict(t *testing.T) {
+	cp := Verdict{Name: "Create/n=100", Unit: "sec/op", Status: StatusWarning, Rule: "changepoint", Note: "level shifted +20.0%"}
+	ok := Verdict{Name: "Create/n=100", Unit: "sec/op", Status: StatusOK, Value: 2, Baseline: 1, Delta: 1, P: 0.5}
+	got := AddVerdict(ok, cp)
+	if got.Status != StatusWarning || got.Rule != "changepoint" || got.Note != cp.Note || got.Value != 2 || got.P != 0.5 {
+		t.Errorf("for ok + changepoint, got %+v, want the changepoint warning with the comparison's figures", got)
+	}
+	reg := Verdict{Status: StatusRegressed, Rule: "regression", Limit: 5, Note: "worse by 12%"}
+	got = AddVerdict(reg, cp)
+	if got.Status != StatusRegressed || got.Rule != "regression" || got.Limit != 5 || got.Note != "worse by 12%; also changepoint: level shifted +20.0%" {
+		t.Errorf("for regression + changepoint, got %+v, want the regression noting the change point", got)
+	}
+	up := Verdict{Status: StatusWarning, Rule: "upper", Note: "above"}
+	if got := AddVerdict(cp, up); got.Rule != "changepoint" || got.Note != "level shifted +20.0%; also upper: above" {
+		t.Errorf("for a tie, got %+v, want the first verdict noting the second", got)
+	}
+	if got := AddVerdict(ok, Verdict{Status: StatusOK}); got != ok {
+		t.Errorf("for ok + ok, got %+v, want %+v", got, ok)
+	}
+}

@@ -196,8 +196,13 @@ func cmdRun(ctx context.Context, args []string, env *environ) error {
 		return err
 	}
 	rep.Warnings = append(rep.Warnings, res.ParseErrors...)
-	if ds, ok := store.(*dbStore); ok && f.baseline != "" {
-		rep.Warnings = append(rep.Warnings, ds.warnings(res.New)...)
+	if ds, ok := store.(*dbStore); ok {
+		if f.baseline != "" {
+			rep.Warnings = append(rep.Warnings, ds.warnings(res.New)...)
+		}
+		if _, err := ds.judgeHistory(ctx, rep, res.New); err != nil {
+			return &exitError{code: 2, err: err}
+		}
 	}
 	if err := writeReport(env, f.format, rep); err != nil {
 		return err

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os/exec"
+	"slices"
 	"strings"
 
 	"github.com/benchd/benchd/db"
@@ -95,7 +97,7 @@ func (s *dbStore) Save(ctx context.Context, name string, set *runner.Set) error 
 	nr := db.NewRun{Project: s.project, Branch: branch, Testbed: tb, Commit: s.commit, Trigger: s.trigger,
 		Suite: s.suite, Config: set.Config, Results: make([]db.NewResult, len(set.Results))}
 	for i, r := range set.Results {
-		nr.Results[i] = db.NewResult{Result: r, Summary: runner.Summarize(r.Samples, s.opts)}
+		nr.Results[i] = db.NewResult{Result: r, Summary: storable(runner.Summarize(r.Samples, s.opts), r.Samples)}
 	}
 	run, err := s.store.InsertRun(ctx, nr)
 	if err != nil {
@@ -122,6 +124,22 @@ func (s *dbStore) warnings(set *runner.Set) []string {
 		return nil
 	}
 	return []string{fmt.Sprintf("the baseline (run %d) was measured on testbed %q, this run on %q: differences may be the machines'", s.got.ID, s.got.Testbed, tb)}
+}
+
+// storable bounds a summary's interval by the samples' range where benchmath gives none
+// (fewer than 6 samples: ±Inf), since the database keeps only finite figures — as the server
+// does for a posted run.
+func storable(sum runner.Summary, samples []float64) runner.Summary {
+	if len(samples) == 0 {
+		return sum
+	}
+	if math.IsInf(sum.Lo, 0) || math.IsNaN(sum.Lo) || sum.Lo > sum.Median {
+		sum.Lo = slices.Min(samples)
+	}
+	if math.IsInf(sum.Hi, 0) || math.IsNaN(sum.Hi) || sum.Hi < sum.Median {
+		sum.Hi = slices.Max(samples)
+	}
+	return sum
 }
 
 // testbedOf is the testbed a run's config lines describe, named "goos/goarch/cpu" as the server
@@ -179,4 +197,62 @@ func checkoutInfo(ctx context.Context, env *environ, dir, ref string) (branch, c
 		commit += "-dirty"
 	}
 	return branch, commit
+}
+
+// History settings of the change-point rule in `benchd run`, as the server applies it
+// (web/changepoint.go): the newest historyWindow stored runs of the branch on the testbed plus
+// this run, and a level shift counts only when it starts within the newest historyRecent
+// points (older shifts are history, not news about this run).
+const (
+	historyWindow = 30
+	historyRecent = 8
+)
+
+// judgeHistory adds the change-point rule to rep's verdicts: for each benchmark and unit of
+// the run, the medians of the branch's stored runs on this testbed (done runs, newest
+// historyWindow, oldest first) followed by this run's median are searched for level shifts
+// (runner.HistoryVerdict, E-Divisive at least 5%); a recent shift for the worse makes the
+// verdict a "changepoint" warning unless a more severe rule fired. It returns how many series
+// had enough history (6 points with this run) to be judged. Without a branch there is no
+// series: it does nothing.
+func (s *dbStore) judgeHistory(ctx context.Context, rep *runner.Report, set *runner.Set) (int, error) {
+	tb := s.testbed
+	if tb == "" {
+		tb = testbedOf(set.Config).Name
+	}
+	if s.branch == "" || tb == "" {
+		return 0, nil
+	}
+	judged := 0
+	for i, c := range rep.Comparisons {
+		if c.New.N == 0 || c.Better == runner.DirUnknown {
+			continue
+		}
+		pts, err := s.store.BenchmarkHistory(ctx, db.HistoryQuery{Project: s.project, Branch: s.branch, Testbed: tb,
+			Name: c.Name, Unit: c.Unit, Limit: historyWindow})
+		if err != nil {
+			return judged, fmt.Errorf("reading the history of %s (%s): %w", c.Name, c.Unit, err)
+		}
+		meds := make([]float64, 0, len(pts)+1)
+		for _, p := range pts {
+			meds = append(meds, p.Median)
+		}
+		meds = append(meds, c.New.Median)
+		if len(meds) < 6 {
+			continue
+		}
+		judged++
+		o := runner.ChangePointOptions{MinEffect: 0.05}
+		cps := runner.ChangePoints(meds, o)
+		if len(cps) == 0 || cps[len(cps)-1].Index < len(meds)-historyRecent {
+			continue // no shift, or an old one: this run is not news
+		}
+		v, ok := runner.HistoryVerdict(c.Name, c.Unit, c.Better, meds, o) // the same search, deterministic
+		if !ok {
+			continue // the shift was for the better
+		}
+		v.Note = fmt.Sprintf("%s on %s, %d runs of history", v.Note, s.branch, len(meds)-1)
+		rep.Verdicts[i] = runner.AddVerdict(rep.Verdicts[i], v)
+	}
+	return judged, nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/benchd/benchd/db"
 	"github.com/benchd/benchd/db/dbtest"
@@ -88,7 +89,7 @@ func TestRunDatabaseBaselines(t *testing.T) {
 	}
 
 	// A baseline 1000× faster than the code: the run is a regression, exit 1.
-	fast := db.NewRun{Project: "core", Branch: "trunk", Testbed: db.Testbed{Name: run.Testbed}, Trigger: db.TriggerCLI, Config: run.Config}
+	fast := db.NewRun{Project: "core", Branch: "fast", Testbed: db.Testbed{Name: run.Testbed}, Trigger: db.TriggerCLI, Config: run.Config}
 	for _, r := range results {
 		if r.Unit != "sec/op" {
 			continue
@@ -99,7 +100,7 @@ func TestRunDatabaseBaselines(t *testing.T) {
 		}
 		res := r.Result
 		res.Samples = s
-		fast.Results = append(fast.Results, db.NewResult{Result: res, Summary: runner.Summarize(s, runner.Options{})})
+		fast.Results = append(fast.Results, db.NewResult{Result: res, Summary: storable(runner.Summarize(s, runner.Options{}), s)})
 	}
 	fr, err := d.Store.InsertRun(ctx, fast)
 	if err != nil {
@@ -111,6 +112,59 @@ func TestRunDatabaseBaselines(t *testing.T) {
 	out, stderr, code = invoke(t, "", env, append(args, "--baseline", "fast")...)
 	if code != 1 || !strings.Contains(out, "REGRESSED [regression]") {
 		t.Errorf("against a 1000× faster baseline, got exit %d\n%s\n%s\nwant exit 1 and regressions", code, out, stderr)
+	}
+
+	// History: trunk's Sum/n=100 ran at a fifth of today's time for 10 runs, then at today's
+	// level for 5 runs and the saved baseline: with this run, a level shift for the worse 7
+	// points ago, within the 8 newest, so the change-point rule fires on it (a warning).
+	var today float64
+	for _, r := range results {
+		if r.Name == "Sum/n=100" && r.Unit == "sec/op" {
+			today = r.Summary.Median
+		}
+	}
+	start := run.StartedAt.Add(-time.Hour)
+	for i := range 15 {
+		level := today
+		if i < 10 {
+			level = today / 5
+		}
+		s := []float64{level, level * 1.01, level * 0.99}
+		res := runner.Result{Name: "Sum/n=100", Procs: results[0].Procs, Unit: "sec/op", Better: runner.LowerBetter, Samples: s}
+		if _, err := d.Store.InsertRun(ctx, db.NewRun{Project: "core", Branch: "trunk", Testbed: db.Testbed{Name: run.Testbed},
+			Trigger: db.TriggerCI, StartedAt: start.Add(time.Duration(i) * time.Minute), Config: run.Config,
+			Results: []db.NewResult{{Result: res, Summary: storable(runner.Summarize(s, runner.Options{}), s)}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Fewer than 6 samples have no finite 95% interval; the database keeps finite figures only.
+	if _, stderr, code := invoke(t, "", env, "run", "--dir", dir, "--bench", "Sum", "--count", "2", "--benchtime", "1000x",
+		"--database-url", d.URL, "--branch", "small", "--save-baseline", "two"); code != 0 {
+		t.Errorf("saving a 2-sample run: got exit %d\n%s", code, stderr)
+	}
+
+	rules := func(branch string) map[string]string {
+		t.Helper()
+		out, stderr, code := invoke(t, "", env, append(args, "--branch", branch, "--format", "json", "--fail-on", "never")...)
+		var rep struct {
+			Results []struct{ Name, Unit, Status, Rule, Note string }
+		}
+		if err := json.Unmarshal([]byte(out), &rep); err != nil || code != 0 {
+			t.Fatalf("on branch %s: exit %d, %v\n%s", branch, code, err, stderr)
+		}
+		got := map[string]string{}
+		for _, r := range rep.Results {
+			if r.Rule == "changepoint" {
+				got[r.Name+" "+r.Unit] = r.Status + ": " + r.Note
+			}
+		}
+		return got
+	}
+	if got := rules("trunk"); len(got) != 1 || !strings.HasPrefix(got["Sum/n=100 sec/op"], "warning: level shifted +") {
+		t.Errorf("on trunk, got change points %q, want a warning for Sum/n=100 sec/op alone", got)
+	}
+	if got := rules("other"); len(got) != 0 {
+		t.Errorf("on a branch without history, got change points %q, want none", got)
 	}
 }
 
