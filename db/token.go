@@ -146,3 +146,39 @@ func (s *Store) SetWebhookDeliveryJob(ctx context.Context, deliveryID string, jo
 	}
 	return nil
 }
+
+// EnqueueWebhookDelivery records a GitHub delivery id and, when it is new, calls enqueue in the
+// same transaction to insert its job (River's InsertTx on tx) and records the job's id with the
+// delivery: either both are stored or neither is. A redelivered id (or two deliveries racing)
+// makes no second job: duplicate is then true, enqueue is not called and jobID is the first
+// delivery's job (0 when it had none).
+func (s *Store) EnqueueWebhookDelivery(ctx context.Context, deliveryID, event string,
+	enqueue func(ctx context.Context, tx pgx.Tx) (jobID int64, err error)) (jobID int64, duplicate bool, err error) {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		q := s.q.WithTx(tx)
+		_, err := q.WebhookDeliveryInsert(ctx, dbsqlc.WebhookDeliveryInsertParams{DeliveryID: deliveryID, Event: event})
+		if errors.Is(err, pgx.ErrNoRows) {
+			duplicate = true
+			jid, err := q.WebhookDeliveryJob(ctx, deliveryID)
+			if err != nil {
+				return mapError(err, "reading webhook delivery %q", deliveryID)
+			}
+			jobID = int8Val(jid)
+			return nil
+		}
+		if err != nil {
+			return mapError(err, "recording webhook delivery %q", deliveryID)
+		}
+		if jobID, err = enqueue(ctx, tx); err != nil {
+			return fmt.Errorf("enqueueing the job of webhook delivery %q: %w", deliveryID, err)
+		}
+		if _, err := q.WebhookDeliverySetJob(ctx, dbsqlc.WebhookDeliverySetJobParams{DeliveryID: deliveryID, JobID: pgInt8(jobID)}); err != nil {
+			return mapError(err, "recording job of webhook delivery %q", deliveryID)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, false, err
+	}
+	return jobID, duplicate, nil
+}

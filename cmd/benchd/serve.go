@@ -303,7 +303,7 @@ func serveOrWork(ctx context.Context, args []string, env *environ, server bool) 
 		}
 		srv, err = web.New(web.Config{BaseURL: cfg.baseURL, MaxBodyBytes: cfg.maxBody, WebhookSecret: cfg.webhookSecret,
 			WebhookBranches: branches, WebhookSuite: cfg.suite, WebhookProject: cfg.project, WebhookRepo: webhookRepo(cfg)},
-			web.Deps{Store: store, Jobs: jobs.NewQueue(pool, client), Logger: log, Registry: reg})
+			web.Deps{Store: store, Jobs: jobs.NewQueue(store, client), Logger: log, Registry: reg})
 		if err != nil {
 			return err
 		}

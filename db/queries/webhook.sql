@@ -5,3 +5,6 @@ RETURNING delivery_id;
 
 -- name: WebhookDeliverySetJob :execrows
 UPDATE webhook_deliveries SET job_id = $2 WHERE delivery_id = $1;
+
+-- name: WebhookDeliveryJob :one
+SELECT job_id FROM webhook_deliveries WHERE delivery_id = $1;

@@ -128,7 +128,7 @@ func newHarness(t *testing.T, work bool) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := web.New(web.Config{WebhookSecret: secret, WebhookProject: "bench"}, web.Deps{Store: d.Store, Jobs: NewQueue(pool, client)})
+	srv, err := web.New(web.Config{WebhookSecret: secret, WebhookProject: "bench"}, web.Deps{Store: d.Store, Jobs: NewQueue(d.Store, client)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,7 +264,7 @@ func TestTwoWorkersTwentyJobs(t *testing.T) {
 	repo, head := gitRepo(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	q := NewQueue(h.pool, h.client)
+	q := NewQueue(h.d.Store, h.client)
 	for i := range 20 {
 		if _, err := q.Enqueue(ctx, web.RunJob{Project: "bench", Repo: repo, Branch: "main", Commit: head, Suite: "quick", Trigger: "webhook", DeliveryID: fmt.Sprint(i)}); err != nil {
 			t.Fatal(err)

@@ -61,7 +61,7 @@ func TestKilledWorkerJobRunsElsewhere(t *testing.T) {
 	repo, head := gitRepo(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if _, err := NewQueue(h.pool, h.client).Enqueue(ctx, web.RunJob{Project: "bench", Repo: repo, Branch: "main", Commit: head, Suite: "quick", Trigger: "schedule"}); err != nil {
+	if _, err := NewQueue(h.d.Store, h.client).Enqueue(ctx, web.RunJob{Project: "bench", Repo: repo, Branch: "main", Commit: head, Suite: "quick", Trigger: "schedule"}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -142,7 +142,7 @@ func TestShutdownReleasesRunningJob(t *testing.T) {
 	h := newHarness(t, false)
 	repo, head := gitRepo(t)
 	ctx := context.Background()
-	if _, err := NewQueue(h.pool, h.client).Enqueue(ctx, web.RunJob{Project: "bench", Repo: repo, Branch: "main", Commit: head, Suite: "quick", Trigger: "schedule"}); err != nil {
+	if _, err := NewQueue(h.d.Store, h.client).Enqueue(ctx, web.RunJob{Project: "bench", Repo: repo, Branch: "main", Commit: head, Suite: "quick", Trigger: "schedule"}); err != nil {
 		t.Fatal(err)
 	}
 	started := make(chan bool, 1)

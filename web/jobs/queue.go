@@ -14,6 +14,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/robfig/cron/v3"
 
+	"github.com/benchd/benchd/db"
 	"github.com/benchd/benchd/web"
 )
 
@@ -148,13 +149,14 @@ func NewClient(pool *pgxpool.Pool, cfg Config, w *Worker, log *slog.Logger) (*ri
 
 // Queue enqueues run jobs; it implements web.JobQueue.
 type Queue struct {
-	pool   *pgxpool.Pool
+	store  *db.Store
 	client *river.Client[pgx.Tx]
 }
 
-// NewQueue returns a Queue inserting through client on pool.
-func NewQueue(pool *pgxpool.Pool, client *river.Client[pgx.Tx]) *Queue {
-	return &Queue{pool: pool, client: client}
+// NewQueue returns a Queue inserting through client; webhook deliveries are recorded in store
+// in the job's transaction.
+func NewQueue(store *db.Store, client *river.Client[pgx.Tx]) *Queue {
+	return &Queue{store: store, client: client}
 }
 
 // Enqueue queues job and returns its id.
@@ -174,44 +176,15 @@ func (q *Queue) EnqueueChangePoints(ctx context.Context, runID int64) error {
 	return nil
 }
 
-// EnqueueDelivery records a GitHub delivery id and queues its job in one transaction, so a
-// redelivered id (or two deliveries racing) makes no second job: duplicate is then true and
-// jobID is the first delivery's job.
-//
-// Note: the delivery row is written here with SQL of its own rather than through db.Store,
-// because the Store does not expose a transaction that River's InsertTx could join. A
-// Store.RecordWebhookDeliveryTx(ctx, pgx.Tx, …) would let this move to db/.
+// EnqueueDelivery records a GitHub delivery id and queues its job in one transaction
+// (Store.EnqueueWebhookDelivery with River's InsertTx), so a redelivered id (or two deliveries
+// racing) makes no second job: duplicate is then true and jobID is the first delivery's job.
 func (q *Queue) EnqueueDelivery(ctx context.Context, deliveryID, event string, job web.RunJob) (jobID int64, duplicate bool, err error) {
-	err = pgx.BeginFunc(ctx, q.pool, func(tx pgx.Tx) error {
-		var id string
-		err := tx.QueryRow(ctx, `INSERT INTO webhook_deliveries (delivery_id, event) VALUES ($1, $2)
-			ON CONFLICT (delivery_id) DO NOTHING RETURNING delivery_id`, deliveryID, event).Scan(&id)
-		if errors.Is(err, pgx.ErrNoRows) {
-			duplicate = true
-			var jid *int64
-			if err := tx.QueryRow(ctx, `SELECT job_id FROM webhook_deliveries WHERE delivery_id = $1`, deliveryID).Scan(&jid); err != nil {
-				return fmt.Errorf("reading delivery %s: %w", deliveryID, err)
-			}
-			if jid != nil {
-				jobID = *jid
-			}
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("recording delivery %s: %w", deliveryID, err)
-		}
+	return q.store.EnqueueWebhookDelivery(ctx, deliveryID, event, func(ctx context.Context, tx pgx.Tx) (int64, error) {
 		res, err := q.client.InsertTx(ctx, tx, RunArgs{job}, nil)
 		if err != nil {
-			return fmt.Errorf("queueing run for delivery %s: %w", deliveryID, err)
+			return 0, fmt.Errorf("queueing run for delivery %s: %w", deliveryID, err)
 		}
-		jobID = res.Job.ID
-		if _, err := tx.Exec(ctx, `UPDATE webhook_deliveries SET job_id = $2 WHERE delivery_id = $1`, deliveryID, jobID); err != nil {
-			return fmt.Errorf("recording job of delivery %s: %w", deliveryID, err)
-		}
-		return nil
+		return res.Job.ID, nil
 	})
-	if err != nil {
-		return 0, false, err
-	}
-	return jobID, duplicate, nil
 }

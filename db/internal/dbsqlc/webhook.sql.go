@@ -29,6 +29,17 @@ func (q *Queries) WebhookDeliveryInsert(ctx context.Context, arg WebhookDelivery
 	return delivery_id, err
 }
 
+const webhookDeliveryJob = `-- name: WebhookDeliveryJob :one
+SELECT job_id FROM webhook_deliveries WHERE delivery_id = $1
+`
+
+func (q *Queries) WebhookDeliveryJob(ctx context.Context, deliveryID string) (pgtype.Int8, error) {
+	row := q.db.QueryRow(ctx, webhookDeliveryJob, deliveryID)
+	var job_id pgtype.Int8
+	err := row.Scan(&job_id)
+	return job_id, err
+}
+
 const webhookDeliverySetJob = `-- name: WebhookDeliverySetJob :execrows
 UPDATE webhook_deliveries SET job_id = $2 WHERE delivery_id = $1
 `
