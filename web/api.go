@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -30,9 +31,10 @@ func (s *Server) apiRoutes(g *echo.Group) {
 	p.GET("/runs/:id", s.getRun)
 	p.GET("/history", s.getHistory)
 	p.GET("/baselines", s.listBaselines)
-	p.GET("/baselines/:name", s.getBaseline)
-	p.PUT("/baselines/:name", s.putBaseline)
-	p.DELETE("/baselines/:name", s.deleteBaseline)
+	// A baseline name may hold "/" ("release/1.2"): sent as is or escaped (%2F).
+	p.GET("/baselines/*", s.getBaseline)
+	p.PUT("/baselines/*", s.putBaseline)
+	p.DELETE("/baselines/*", s.deleteBaseline)
 	p.GET("/thresholds", s.listThresholds)
 	p.POST("/thresholds", s.createThreshold)
 	p.PUT("/thresholds/:id", s.updateThreshold)
@@ -259,6 +261,16 @@ func (s *Server) getHistory(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{"name": q.Name, "unit": q.Unit, "branch": q.Branch, "testbed": q.Testbed, "points": out})
 }
 
+// baselineName returns the baseline name of a /baselines/{name} route: the rest of the path,
+// unescaped (Echo matches the raw path when it holds escapes such as %2F, and leaves them in).
+func baselineName(c echo.Context) (string, error) {
+	name, err := url.PathUnescape(c.Param("*"))
+	if err != nil {
+		return "", &Error{Status: http.StatusBadRequest, Field: "name", Message: fmt.Sprintf("baseline name %q: %v", c.Param("*"), err)}
+	}
+	return name, nil
+}
+
 func (s *Server) listBaselines(c echo.Context) error {
 	project, err := s.project(c)
 	if err != nil {
@@ -283,9 +295,13 @@ func (s *Server) getBaseline(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	b, err := s.store.GetBaseline(ctx, project, c.Param("name"))
+	name, err := baselineName(c)
+	if err != nil {
+		return err
+	}
+	b, err := s.store.GetBaseline(ctx, project, name)
 	if errors.Is(err, db.ErrNotFound) {
-		return errorf(http.StatusNotFound, "project %s has no baseline %q", project, c.Param("name"))
+		return errorf(http.StatusNotFound, "project %s has no baseline %q", project, name)
 	}
 	if err != nil {
 		return err
@@ -325,7 +341,10 @@ func (s *Server) putBaseline(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	name := c.Param("name")
+	name, err := baselineName(c)
+	if err != nil {
+		return err
+	}
 	if err := runner.CheckBaselineName(name); err != nil {
 		return &Error{Status: http.StatusUnprocessableEntity, Field: "name", Message: err.Error()}
 	}
@@ -375,7 +394,11 @@ func (s *Server) deleteBaseline(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.store.DeleteBaseline(c.Request().Context(), project, c.Param("name")); err != nil {
+	name, err := baselineName(c)
+	if err != nil {
+		return err
+	}
+	if err := s.store.DeleteBaseline(c.Request().Context(), project, name); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)

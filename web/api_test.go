@@ -374,6 +374,21 @@ func TestBaselinesThresholdsAlerts(t *testing.T) {
 	}
 	check("PUT", "/baselines/..", `{"run_id":1}`, 422, "")
 
+	// Names with "/" (runner allows them: release/1.2), escaped as `benchd run` sends them
+	// (url.PathEscape) or not.
+	check("PUT", "/baselines/release%2F1.2", fmt.Sprintf(`{"run_id":%d}`, run.RunID), 200, `"name":"release/1.2"`)
+	check("GET", "/baselines/release/1.2", "", 200, `"name":"release/1.2"`)
+	check("GET", "/baselines/release%2F1.2", "", 200, `"name":"release/1.2"`)
+	check("GET", "/baselines", "", 200, `"name":"release/1.2"`)
+	if status, raw := e.api(t, "PUT", p+"/baselines/feature%2Fx", e.token, "text/plain", readBench(t), nil); status != 200 || !strings.Contains(raw, `"name":"feature/x"`) {
+		t.Errorf("PUT a text baseline named feature/x: %d %s", status, raw)
+	}
+	if status, _, text := do(t, "GET", e.ts.URL+p+"/baselines/feature%2Fx", nil, "Authorization", "Bearer "+e.token, "Accept", "text/plain"); status != 200 || !strings.Contains(text, "BenchmarkLookup") {
+		t.Errorf("for GET baseline feature/x as text, got %d %q", status, text)
+	}
+	check("DELETE", "/baselines/release%2F1.2", "", 204, "")
+	check("GET", "/baselines/release/1.2", "", 404, "no baseline")
+
 	check("GET", "/thresholds", "", 200, `"defaults":true`)
 	check("POST", "/thresholds", `{"benchmark":"(","kind":"upper","warn":1}`, 422, "benchmark")
 	check("POST", "/thresholds", `{"benchmark":"Lookup","kind":"sideways","warn":1}`, 422, "")
