@@ -1,13 +1,22 @@
 package web
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/benchd/benchd/db"
+	"github.com/benchd/benchd/runner"
 )
 
 // benchOutput returns Go benchmark text of n benchmarks with samples samples each, in two
@@ -63,10 +72,13 @@ func BenchmarkIngest(b *testing.B) {
 
 // BenchmarkIngestParallel is the sustained-ingestion load test: clients post runs of 100
 // benchmarks × 10 samples concurrently over loopback for as long as the benchmark runs; it
-// reports POSTs per second and fails on any non-201 reply.
+// reports POSTs per second and fails on any non-201 reply. path=raw_copy is its floor in the
+// same conditions: the same clients each insert a run row and COPY the same 200 result rows
+// (summaries computed beforehand) on a raw connection and commit — no HTTP, parsing, judging
+// or reply.
 func BenchmarkIngestParallel(b *testing.B) {
 	for _, clients := range []int{4, 16} {
-		b.Run(fmt.Sprintf("clients=%d/benchmarks=100/samples=10", clients), func(b *testing.B) {
+		b.Run(fmt.Sprintf("clients=%d/benchmarks=100/samples=10/path=post", clients), func(b *testing.B) {
 			e := newEnvB(b)
 			body := benchOutput(100, 10, rand.New(rand.NewPCG(1, 2)))
 			tr := &http.Transport{MaxIdleConnsPerHost: clients}
@@ -74,6 +86,7 @@ func BenchmarkIngestParallel(b *testing.B) {
 			client := &http.Client{Transport: tr}
 			b.SetParallelism(max(1, clients/2)) // GOMAXPROCS is 2 here: parallelism × 2 goroutines
 			b.ReportAllocs()
+			b.ResetTimer() // not the schema, server and pool set-up
 			start := time.Now()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
@@ -85,6 +98,7 @@ func BenchmarkIngestParallel(b *testing.B) {
 						b.Error(err)
 						return
 					}
+					io.Copy(io.Discard, res.Body)
 					res.Body.Close()
 					if res.StatusCode != 201 {
 						b.Errorf("got status %d", res.StatusCode)
@@ -99,6 +113,63 @@ func BenchmarkIngestParallel(b *testing.B) {
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)
 			b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "heap-MB-after")
+		})
+		b.Run(fmt.Sprintf("clients=%d/benchmarks=100/samples=10/path=raw_copy", clients), func(b *testing.B) {
+			e := newEnvB(b)
+			ctx := context.Background()
+			set, err := runner.Parse(strings.NewReader(benchOutput(100, 10, rand.New(rand.NewPCG(1, 2)))), "body")
+			if err != nil {
+				b.Fatal(err)
+			}
+			first, err := e.db.Store.InsertRun(ctx, db.NewRun{Project: "sessioncore", Branch: "main", Testbed: db.Testbed{Name: "bench"}, Trigger: db.TriggerCI})
+			if err != nil {
+				b.Fatal(err)
+			}
+			cols := []string{"run_id", "name", "procs", "unit", "better", "samples", "n", "median", "ci_lo", "ci_hi"}
+			rows := make([][]any, len(set.Results))
+			for i, r := range set.Results {
+				sum := storable(runner.Summarize(r.Samples, runner.Options{}), r.Samples)
+				rows[i] = []any{int64(0), r.Name, int32(r.Procs), r.Unit, int16(r.Better), r.Samples, int32(sum.N), sum.Median, sum.Lo, sum.Hi}
+			}
+			cfg, err := pgxpool.ParseConfig(e.db.URL)
+			if err != nil {
+				b.Fatal(err)
+			}
+			cfg.MaxConns = int32(clients)
+			pool, err := pgxpool.NewWithConfig(ctx, cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer pool.Close()
+			b.SetParallelism(max(1, clients/2))
+			b.ReportAllocs()
+			b.ResetTimer() // not the schema, server and pool set-up
+			start := time.Now()
+			b.RunParallel(func(pb *testing.PB) {
+				mine := make([][]any, len(rows))
+				for i := range rows {
+					mine[i] = slices.Clone(rows[i])
+				}
+				for pb.Next() {
+					err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+						var id int64
+						if err := tx.QueryRow(ctx, `INSERT INTO runs (project_id, branch_id, testbed_id, trigger) VALUES ($1, $2, $3, 'ci') RETURNING id`,
+							first.ProjectID, first.BranchID, first.TestbedID).Scan(&id); err != nil {
+							return err
+						}
+						for _, r := range mine {
+							r[0] = id
+						}
+						_, err := tx.CopyFrom(ctx, pgx.Identifier{"results"}, cols, pgx.CopyFromRows(mine))
+						return err
+					})
+					if err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "posts/s")
 		})
 	}
 }

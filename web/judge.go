@@ -27,8 +27,9 @@ type Ingester struct {
 	Options runner.Options
 	// BaseURL prefixes run links ("" = relative).
 	BaseURL string
-	// cache is shared by copies of the Ingester (the worker copies it to set Options).
+	// cache and rules are shared by copies of the Ingester (the worker copies it to set Options).
 	cache *runCache
+	rules *rulesCache
 }
 
 // NewIngester returns an Ingester over store. m may be nil (no metrics).
@@ -36,7 +37,7 @@ func NewIngester(store *db.Store, log *slog.Logger, m *Metrics) *Ingester {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Ingester{store: store, log: log, metrics: m, cache: &runCache{}}
+	return &Ingester{store: store, log: log, metrics: m, cache: &runCache{}, rules: &rulesCache{}}
 }
 
 // alertRules are the verdict rules the alerts table accepts.
@@ -303,7 +304,7 @@ func (g *Ingester) evaluate(ctx context.Context, project string, results []runne
 			ths[i] = t.Threshold
 		}
 	}
-	rules, err := runner.NewRules(ths)
+	rules, err := g.rules.compile(ths)
 	if err != nil {
 		return nil, nil, fmt.Errorf("compiling thresholds of %s: %w", project, err)
 	}

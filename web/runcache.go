@@ -1,6 +1,7 @@
 package web
 
 import (
+	"fmt"
 	"sync"
 
 	"github.com/benchd/benchd/runner"
@@ -57,4 +58,37 @@ func (c *runCache) put(id int64, results []runner.Result) map[[2]string]*runner.
 	}
 	c.runs[id] = m
 	return m
+}
+
+// rulesCache keeps compiled threshold sets by their content, so a posted run does not compile
+// its project's patterns again (a quarter of judging a 200-result run). It is safe for
+// concurrent use (runner.Rules is read-only once built); a nil *rulesCache compiles every time.
+type rulesCache struct {
+	mu    sync.Mutex
+	rules map[string]*runner.Rules
+}
+
+// compile returns ths compiled, from the cache when the same set was compiled before.
+func (c *rulesCache) compile(ths []runner.Threshold) (*runner.Rules, error) {
+	if c == nil {
+		return runner.NewRules(ths)
+	}
+	key := fmt.Sprintf("%#v", ths) // every field, whatever runner.Threshold grows
+	c.mu.Lock()
+	r, ok := c.rules[key]
+	c.mu.Unlock()
+	if ok {
+		return r, nil
+	}
+	r, err := runner.NewRules(ths)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.rules == nil || len(c.rules) >= 256 {
+		c.rules = map[string]*runner.Rules{} // projects × edits of their rules: rarely more
+	}
+	c.rules[key] = r
+	return r, nil
 }
