@@ -5,7 +5,7 @@
 // state machine, and can own connections in a Pool that delivers messages through bounded
 // per-connection queues.
 //
-// An idle session holds no goroutine and no runtime timer: it is a 120 B struct, a 16 B slot in
+// An idle session holds no goroutine and no runtime timer: it is a 120 B struct, a 24 B slot in
 // its shard's index and, when it has a TTL, a place in a bucketed timing wheel. A Cast, or a
 // Call to a busy session, is queued and the session is scheduled on the registry's shared
 // workers; a Call to an idle session runs on a goroutine of its own, so that its timeout can

@@ -225,10 +225,10 @@ func (r *Registry) Stats() Stats {
 	}
 }
 
-// sessionBytesEstimate: the struct (120 B, a 128 B size class), a 24 B key allocation, ~32 B
-// of index (16 B slots at 3/8–3/4 load) and ~12 B of expiry bucket (8 B slots plus growth
+// sessionBytesEstimate: the struct (120 B, a 128 B size class), a 24 B key allocation, ~48 B
+// of index (24 B slots at 3/8–3/4 load) and ~12 B of expiry bucket (8 B slots plus growth
 // slack). See BenchmarkIdleMemory.
-const sessionBytesEstimate = 128 + 24 + 32 + 12
+const sessionBytesEstimate = 128 + 24 + 48 + 12
 
 type counters struct {
 	created, terminated, expired, crashed                 atomic.Int64

@@ -1,7 +1,10 @@
 package sessioncore
 
+import "unsafe"
+
 // index is a shard's table of live sessions by ID: open addressing with linear probing over
-// 16 B slots (the key's 64-bit hash and the session). Every session knows its slot, so removing
+// 24 B slots (the key's hash and length, a pointer to its bytes, the session), so a lookup
+// reads the slot and the key's bytes but not the session. Every session knows its slot, so removing
 // one is a single store (a tombstone) with no probe and no load: the expiry sweep removes
 // sessions that have been idle for a TTL, whose slots are cold, and a removal that needs no
 // load costs the same whatever the number of live sessions.
@@ -22,9 +25,16 @@ type index struct {
 }
 
 type slot struct {
-	h uint64
-	s *Session // nil: empty; tombstone: removed
+	hl  uint64         // the key's hash with its low byte replaced by the key's length
+	key unsafe.Pointer // the key's bytes
+	s   *Session       // nil: empty; tombstone: removed
 }
+
+// hashLen is what a slot stores of key id with hash h: the hash's bits above the low byte (the
+// slot is chosen by hl>>8; the shard by the top bits) and the key's length (at most 64).
+func hashLen(h uint64, id string) uint64 { return h&^0xff | uint64(len(id)) }
+
+func (x *index) home(hl uint64) uint64 { return (hl >> 8) & x.mask }
 
 // tombstone marks a removed slot: probes continue past it, inserts may reuse it.
 var tombstone = &Session{}
@@ -39,12 +49,13 @@ func (x *index) get(h uint64, id string) *Session {
 	if x.slots == nil {
 		return nil
 	}
-	for i := h & x.mask; ; i = (i + 1) & x.mask {
+	hl := hashLen(h, id)
+	for i := x.home(hl); ; i = (i + 1) & x.mask {
 		sl := &x.slots[i]
 		if sl.s == nil {
 			return nil
 		}
-		if sl.h == h && sl.s != tombstone && sl.s.id == id {
+		if sl.hl == hl && sl.s != tombstone && unsafe.String((*byte)(sl.key), len(id)) == id {
 			return sl.s
 		}
 	}
@@ -55,8 +66,10 @@ func (x *index) insert(h uint64, s *Session) bool {
 	if x.slots == nil {
 		x.resize()
 	}
+	id := s.id
+	hl := hashLen(h, id)
 	reuse := -1
-	i := h & x.mask
+	i := x.home(hl)
 	for ; ; i = (i + 1) & x.mask {
 		sl := &x.slots[i]
 		if sl.s == nil {
@@ -66,21 +79,21 @@ func (x *index) insert(h uint64, s *Session) bool {
 			if reuse < 0 {
 				reuse = int(i)
 			}
-		} else if sl.h == h && sl.s.id == s.id {
+		} else if sl.hl == hl && unsafe.String((*byte)(sl.key), len(id)) == id {
 			return false
 		}
 	}
 	if reuse >= 0 {
 		x.tombs--
-		x.put(uint64(reuse), h, s)
+		x.put(uint64(reuse), hl, s)
 		return true
 	}
 	if 4*(x.n+x.tombs+1) > 3*len(x.slots) {
 		x.resize()
-		for i = h & x.mask; x.slots[i].s != nil; i = (i + 1) & x.mask { // the table changed
+		for i = x.home(hl); x.slots[i].s != nil; i = (i + 1) & x.mask { // the table changed
 		}
 	}
-	x.put(i, h, s)
+	x.put(i, hl, s)
 	return true
 }
 
@@ -97,17 +110,17 @@ func (x *index) resize() {
 	x.n, x.tombs = 0, 0
 	for _, sl := range old {
 		if sl.s != nil && sl.s != tombstone {
-			i := sl.h & x.mask
+			i := x.home(sl.hl)
 			for x.slots[i].s != nil {
 				i = (i + 1) & x.mask
 			}
-			x.put(i, sl.h, sl.s)
+			x.put(i, sl.hl, sl.s)
 		}
 	}
 }
 
-func (x *index) put(i, h uint64, s *Session) {
-	x.slots[i] = slot{h: h, s: s}
+func (x *index) put(i, hl uint64, s *Session) {
+	x.slots[i] = slot{hl: hl, key: unsafe.Pointer(unsafe.StringData(s.id)), s: s}
 	s.slot = int32(i)
 	x.n++
 }
