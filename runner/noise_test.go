@@ -138,8 +138,9 @@ func cloneSet(s *Set) *Set {
 	return &c
 }
 
-// copySessionCore copies the session core (go.mod, go.sum and sessioncore/*.go) into a fresh
-// git repository, commits it and returns its directory.
+// copySessionCore copies the session core (go.mod, go.sum and sessioncore/*.go) of the
+// working tree, or of commit $BENCHD_SESSIONCORE_REV when set, into a fresh git repository,
+// commits it and returns its directory.
 func copySessionCore(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -155,6 +156,40 @@ func copySessionCore(t *testing.T) string {
 		if err := os.WriteFile(to, b, 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if rev := os.Getenv("BENCHD_SESSIONCORE_REV"); rev != "" {
+		// The session core as committed at rev (when the working tree's does not build or its
+		// benchmarks fail).
+		for _, f := range []string{"go.mod", "go.sum"} {
+			b, err := gitOut(context.Background(), "..", "show", rev+":"+f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, f), []byte(b+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		names, err := gitOut(context.Background(), "..", "ls-tree", "--name-only", rev, "sessioncore/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range strings.Fields(names) {
+			if !strings.HasSuffix(f, ".go") {
+				continue
+			}
+			b, err := gitOut(context.Background(), "..", "show", rev+":"+f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.MkdirAll(filepath.Join(dir, "sessioncore"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, f), []byte(b+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		gitCommitAll(t, dir, "session core at "+rev)
+		return dir
 	}
 	copyFile("../go.mod", filepath.Join(dir, "go.mod"))
 	copyFile("../go.sum", filepath.Join(dir, "go.sum"))

@@ -3,7 +3,6 @@ package runner
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,7 +12,8 @@ import (
 // sessioncore/*) into a temporary git repository, slows Session.Call down in the working
 // tree, runs the quick suite of ../benchd.yaml with --against HEAD, and checks that the Call
 // benchmarks, and nothing else, are flagged. It takes ~30 s and its verdicts depend on the
-// machine's noise, so it runs only with BENCHD_SESSIONCORE=1.
+// machine's noise, so it runs only with BENCHD_SESSIONCORE=1 (BENCHD_SESSIONCORE_REV=REV takes the
+// session core of commit REV instead of the working tree's).
 func TestRunAgainstSessionCoreSlowdown(t *testing.T) {
 	if os.Getenv("BENCHD_SESSIONCORE") != "1" {
 		t.Skip("set BENCHD_SESSIONCORE=1 to run the session core with a deliberate slowdown")
@@ -23,40 +23,7 @@ func TestRunAgainstSessionCoreSlowdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	quick := proj.Suites["quick"]
-	dir := t.TempDir()
-	copyFile := func(from, to string) {
-		t.Helper()
-		b, err := os.ReadFile(from)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(to, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	copyFile("../go.mod", filepath.Join(dir, "go.mod"))
-	copyFile("../go.sum", filepath.Join(dir, "go.sum"))
-	files, _ := filepath.Glob("../sessioncore/*.go")
-	if len(files) == 0 {
-		t.Skip("no session core yet")
-	}
-	for _, f := range files {
-		copyFile(f, filepath.Join(dir, "sessioncore", filepath.Base(f)))
-	}
-	git := func(args ...string) {
-		t.Helper()
-		cmd := exec.Command("git", append([]string{"-c", "user.email=t@example.com", "-c", "user.name=t"}, args...)...)
-		cmd.Dir = dir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-	}
-	git("init", "-q")
-	git("add", ".")
-	git("commit", "-q", "-m", "session core")
+	dir := copySessionCore(t)
 
 	// The slowdown: a chain of 50 dependent multiply-adds (~70 ns) at the start of every
 	// Session.Call, about +50% on a ~130 ns call.
