@@ -164,6 +164,10 @@ func TestDatabaseRefusesBadData(t *testing.T) {
 			VALUES ($1, $2, $3, 'ci', 'k'), ($1, $2, $3, 'ci', 'k')`, []any{run.ProjectID, run.BranchID, run.TestbedID}},
 		{"bad threshold kind", `INSERT INTO thresholds (project_id, benchmark, kind, warn) VALUES ($1, 'x', 'max', 1)`, []any{run.ProjectID}},
 		{"nan threshold", `INSERT INTO thresholds (project_id, benchmark, kind, warn) VALUES ($1, 'x', 'upper', 'NaN')`, []any{run.ProjectID}},
+		{"half an interval", `INSERT INTO results (run_id, name, unit, better, samples, n, median, ci_lo, ci_hi)
+			VALUES ($1, 'i', 'sec/op', -1, '{1}', 1, 1, NULL, 1)`, []any{run.ID}},
+		{"infinite interval", `INSERT INTO results (run_id, name, unit, better, samples, n, median, ci_lo, ci_hi)
+			VALUES ($1, 'j', 'sec/op', -1, '{1}', 1, 1, '-Infinity', 'Infinity')`, []any{run.ID}},
 		{"short token hash", `INSERT INTO api_tokens (name, hash) VALUES ('t', '\x00')`, nil},
 		{"bad alert status", `INSERT INTO alerts (result_id, rule, value, status) SELECT id, 'upper', 1, 'open' FROM results`, nil},
 	} {

@@ -12,6 +12,7 @@ import (
 	"github.com/benchd/benchd/db/internal/dbsqlc"
 	"github.com/benchd/benchd/runner"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // Trigger says what started a run.
@@ -36,7 +37,9 @@ const (
 )
 
 // NewResult is one result to store: the raw samples and their summary (runner computes it).
-// Summary.N must equal len(Samples) and Lo ≤ Median ≤ Hi, or the database refuses the run.
+// Summary.N must equal len(Samples) and Lo ≤ Median ≤ Hi, or the database refuses the run; an
+// interval that could not be computed (a bound ±Inf or NaN, as runner gives with fewer than 6
+// samples) is stored as NULL and read back as -Inf, +Inf.
 type NewResult struct {
 	runner.Result
 	Summary runner.Summary
@@ -110,7 +113,9 @@ type Result struct {
 	ID    int64
 	RunID int64
 	runner.Result
-	Summary runner.Summary // Warnings are not stored
+	// Summary is the stored median and 95% CI (Lo -Inf and Hi +Inf when the interval could
+	// not be computed, as runner.Summarize gives them); Warnings are not stored.
+	Summary runner.Summary
 	// Verdict is the judgement stored with the result (nil when it was stored without one).
 	Verdict *runner.Verdict
 }
@@ -185,7 +190,8 @@ func (s *Store) InsertRun(ctx context.Context, nr NewRun) (Run, error) {
 		for i, r := range nr.Results {
 			rows[i] = dbsqlc.ResultInsertManyParams{RunID: id, Name: r.Name, Procs: int32(r.Procs),
 				Unit: r.Unit, Better: int16(r.Better), Samples: r.Samples, N: int32(r.Summary.N),
-				Median: r.Summary.Median, CiLo: r.Summary.Lo, CiHi: r.Summary.Hi, P: 1}
+				Median: r.Summary.Median, P: 1}
+			rows[i].CiLo, rows[i].CiHi = ciBounds(r.Summary)
 			if r.Samples == nil {
 				rows[i].Samples = []float64{} // NOT NULL would report it as missing, the CHECK as empty
 			}
@@ -290,7 +296,8 @@ func (s *Store) Results(ctx context.Context, runID int64) ([]Result, error) {
 	for i, r := range rows {
 		out[i] = Result{ID: r.ID, RunID: r.RunID,
 			Result:  runner.Result{Name: r.Name, Procs: int(r.Procs), Unit: r.Unit, Better: runner.Direction(r.Better), Samples: r.Samples},
-			Summary: runner.Summary{Median: r.Median, Lo: r.CiLo, Hi: r.CiHi, N: int(r.N)}}
+			Summary: runner.Summary{Median: r.Median, N: int(r.N)}}
+		out[i].Summary.Lo, out[i].Summary.Hi = ciFrom(r.CiLo, r.CiHi)
 		if r.VerdictStatus.Valid {
 			out[i].Verdict = &runner.Verdict{Name: r.Name, Unit: r.Unit, Status: runner.Status(r.VerdictStatus.String),
 				Rule: r.VerdictRule, Value: r.Median, Baseline: r.BaselineValue, Limit: r.LimitValue, Delta: r.Delta,
@@ -315,8 +322,9 @@ type HistoryPoint struct {
 	Commit    string
 	StartedAt time.Time
 	Median    float64
-	Lo, Hi    float64
-	N         int
+	// Lo and Hi are the 95% CI: -Inf and +Inf when it could not be computed.
+	Lo, Hi float64
+	N      int
 	// Status, Delta and P are the result's stored verdict against its run's baseline
 	// (Status "" and P 1 when it was stored without one).
 	Status string
@@ -335,7 +343,8 @@ func (s *Store) BenchmarkHistory(ctx context.Context, h HistoryQuery) ([]History
 	out := make([]HistoryPoint, len(rows))
 	for i, r := range rows {
 		out[len(rows)-1-i] = HistoryPoint{RunID: r.RunID, Commit: r.CommitSha, StartedAt: ts(r.StartedAt),
-			Median: r.Median, Lo: r.CiLo, Hi: r.CiHi, N: int(r.N), Status: r.VerdictStatus.String, Delta: r.Delta, P: r.P}
+			Median: r.Median, N: int(r.N), Status: r.VerdictStatus.String, Delta: r.Delta, P: r.P}
+		out[len(rows)-1-i].Lo, out[len(rows)-1-i].Hi = ciFrom(r.CiLo, r.CiHi)
 	}
 	return out, nil
 }
@@ -401,6 +410,23 @@ func (s *Store) Trends(ctx context.Context, run Run, runs int) ([]Trend, error) 
 		out[i].Medians = append(out[i].Medians, r.Median)
 	}
 	return out, nil
+}
+
+// ciBounds returns the stored form of a summary's 95% confidence interval: NULL for both
+// bounds when it could not be computed (runner gives ±Inf with fewer than 6 samples; NaN).
+func ciBounds(s runner.Summary) (lo, hi pgtype.Float8) {
+	if math.IsInf(s.Lo, 0) || math.IsNaN(s.Lo) || math.IsInf(s.Hi, 0) || math.IsNaN(s.Hi) {
+		return pgtype.Float8{}, pgtype.Float8{}
+	}
+	return pgtype.Float8{Float64: s.Lo, Valid: true}, pgtype.Float8{Float64: s.Hi, Valid: true}
+}
+
+// ciFrom returns a stored interval as runner represents it: -Inf and +Inf when there is none.
+func ciFrom(lo, hi pgtype.Float8) (float64, float64) {
+	if !lo.Valid || !hi.Valid {
+		return math.Inf(-1), math.Inf(1)
+	}
+	return lo.Float64, hi.Float64
 }
 
 // finite returns v, or 0 when it is NaN or infinite.

@@ -3,6 +3,7 @@ package db_test
 import (
 	"context"
 	"errors"
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -191,5 +192,43 @@ func TestTrendsPlanUsesIndexes(t *testing.T) {
 	t.Logf("plan:\n%s", text)
 	if !strings.Contains(text, "runs_series_idx") || strings.Contains(text, "Seq Scan on results") || strings.Contains(text, "Seq Scan on runs") {
 		t.Errorf("the latest-run plan does not walk runs_series_idx, or scans a whole table")
+	}
+}
+
+// TestIntervalNotComputedIsNull: a result with fewer than 6 samples has no 95% CI (runner gives
+// ±Inf); it is stored as NULL, not invented, and read back as -Inf, +Inf.
+func TestIntervalNotComputedIsNull(t *testing.T) {
+	d := dbtest.Schema(t)
+	ctx := context.Background()
+	nr := newRun("p", 2, 3)
+	for i := range nr.Results {
+		nr.Results[i].Summary = runner.Summarize(nr.Results[i].Samples, runner.Options{})
+	}
+	if !math.IsInf(nr.Results[0].Summary.Lo, -1) {
+		t.Fatalf("runner gave %+v for 3 samples, want no interval (-Inf)", nr.Results[0].Summary)
+	}
+	nr.Results[1].Samples = append(nr.Results[1].Samples, 1, 2, 3, 4, 5) // 8 samples: an interval
+	nr.Results[1].Summary = runner.Summarize(nr.Results[1].Samples, runner.Options{})
+	run, err := d.Store.InsertRun(ctx, nr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var nulls int
+	if err := dbtest.Conn(t, d.URL).QueryRow(ctx, "SELECT count(*) FROM results WHERE ci_lo IS NULL AND ci_hi IS NULL").Scan(&nulls); err != nil || nulls != 1 {
+		t.Errorf("got %d results with a NULL interval (%v), want 1", nulls, err)
+	}
+	rs, err := d.Store.Results(ctx, run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := rs[0].Summary; !math.IsInf(s.Lo, -1) || !math.IsInf(s.Hi, 1) || s.Median != nr.Results[0].Summary.Median {
+		t.Errorf("for 3 samples, read back %+v, want the median and -Inf, +Inf", s)
+	}
+	if s := rs[1].Summary; math.IsInf(s.Lo, 0) || math.IsInf(s.Hi, 0) || s.Lo > s.Median || s.Hi < s.Median {
+		t.Errorf("for 8 samples, read back %+v, want a finite interval around the median", s)
+	}
+	h, err := d.Store.BenchmarkHistory(ctx, db.HistoryQuery{Project: "p", Branch: "main", Testbed: "tb1", Name: rs[0].Name, Unit: rs[0].Unit})
+	if err != nil || len(h) != 1 || !math.IsInf(h[0].Lo, -1) || !math.IsInf(h[0].Hi, 1) {
+		t.Errorf("for the history of 3 samples, got %+v (%v), want -Inf, +Inf bounds", h, err)
 	}
 }

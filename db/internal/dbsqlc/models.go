@@ -66,8 +66,8 @@ type Result struct {
 	Samples       []float64
 	N             int32
 	Median        float64
-	CiLo          float64
-	CiHi          float64
+	CiLo          pgtype.Float8
+	CiHi          pgtype.Float8
 	VerdictStatus pgtype.Text
 	VerdictRule   string
 	BaselineValue float64

@@ -39,8 +39,8 @@ type BenchmarkHistoryRow struct {
 	CommitSha     string
 	StartedAt     pgtype.Timestamptz
 	Median        float64
-	CiLo          float64
-	CiHi          float64
+	CiLo          pgtype.Float8
+	CiHi          pgtype.Float8
 	N             int32
 	VerdictStatus pgtype.Text
 	Delta         float64
@@ -156,8 +156,8 @@ type ResultInsertManyParams struct {
 	Samples       []float64
 	N             int32
 	Median        float64
-	CiLo          float64
-	CiHi          float64
+	CiLo          pgtype.Float8
+	CiHi          pgtype.Float8
 	VerdictStatus pgtype.Text
 	VerdictRule   string
 	BaselineValue float64
