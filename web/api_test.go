@@ -417,3 +417,28 @@ func TestBaselinesThresholdsAlerts(t *testing.T) {
 	check("GET", "/history?name=Lookup", "", 400, "required")
 	check("GET", "/runs/999999", "", 404, "not found")
 }
+
+// TestShortRunHasNoInterval: a result of fewer than 6 samples has no 95% CI; the API says
+// null and the pages a dash, rather than an interval made up from the samples' range.
+func TestShortRunHasNoInterval(t *testing.T) {
+	e := newEnv(t, Config{}, nil)
+	out := "goos: linux\ngoarch: amd64\nBenchmarkShort-2 100 10 ns/op\nBenchmarkShort-2 100 11 ns/op\nBenchmarkShort-2 100 12 ns/op\n"
+	var rep IngestReply
+	if status, raw := e.api(t, "POST", "/api/v1/projects/sessioncore/runs?branch=main&testbed=t", e.token, "text/plain", out, &rep); status != 201 {
+		t.Fatalf("post: %d %s", status, raw)
+	}
+	_, raw := e.api(t, "GET", fmt.Sprintf("/api/v1/projects/sessioncore/runs/%d", rep.RunID), e.token, "", "", nil)
+	if !strings.Contains(raw, `"ci_lo":null,"ci_hi":null`) {
+		t.Errorf("for a run of 3 samples, got %s, want ci_lo and ci_hi null", raw)
+	}
+	_, raw = e.api(t, "GET", "/api/v1/projects/sessioncore/history?name=Short&unit=sec/op&branch=main&testbed=t", e.token, "", "", nil)
+	if !strings.Contains(raw, `"ci_lo":null,"ci_hi":null`) {
+		t.Errorf("for the history of 3 samples, got %s, want ci_lo and ci_hi null", raw)
+	}
+	for _, path := range []string{fmt.Sprintf("/runs/%d", rep.RunID), "/benchmark?project=sessioncore&branch=main&testbed=t&name=Short&unit=sec/op"} {
+		status, _, body := do(t, "GET", e.ts.URL+path, nil)
+		if status != 200 || !strings.Contains(body, `<td class="num">–</td>`) || strings.Contains(body, "Inf") {
+			t.Errorf("for GET %s, got %d and a page without a dash for the interval (or with Inf)", path, status)
+		}
+	}
+}

@@ -160,12 +160,14 @@ func historyChart(v *BenchmarkPage) Chart {
 		return hp
 	}
 	med := make([]historyPoint, len(v.Points))
-	lo := make([]historyPoint, len(v.Points))
-	hi := make([]historyPoint, len(v.Points))
+	lo := make([]historyPoint, 0, len(v.Points))
+	hi := make([]historyPoint, 0, len(v.Points))
 	for i, p := range v.Points {
 		med[i] = point(p)
-		lo[i] = historyPoint{Value: [2]float64{x(p), p.Lo}}
-		hi[i] = historyPoint{Value: [2]float64{x(p), p.Hi}}
+		if p.Lo != nil { // a run without an interval leaves a gap in the band
+			lo = append(lo, historyPoint{Value: [2]float64{x(p), *p.Lo}})
+			hi = append(hi, historyPoint{Value: [2]float64{x(p), *p.Hi}})
+		}
 	}
 	data.Series = [][]historyPoint{med, lo, hi}
 	for _, o := range v.Overlays {
@@ -260,6 +262,16 @@ func statusColor(s string) string {
 func round(v float64, digits int) float64 {
 	p := math.Pow(10, float64(digits))
 	return math.Round(v*p) / p
+}
+
+// fmtCI returns a formatter of a 95% CI in a unit: "lo – hi", or "–" when there is none.
+func fmtCI(lo, hi *float64) func(unit string) string {
+	return func(unit string) string {
+		if lo == nil || hi == nil {
+			return "–"
+		}
+		return fmtValue(*lo, unit) + " – " + fmtValue(*hi, unit)
+	}
 }
 
 // fmtValue formats a value in its unit for tables: sec/op in ns/µs/ms/s, others with SI

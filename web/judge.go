@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"regexp"
 	"slices"
 	"strconv"
@@ -78,7 +77,7 @@ func (g *Ingester) Ingest(ctx context.Context, project string, in *RunInput) (re
 	}
 	nr.Results = make([]db.NewResult, len(in.Results))
 	for i, r := range in.Results {
-		nr.Results[i] = db.NewResult{Result: r, Summary: storable(runner.Summarize(r.Samples, g.Options), r.Samples), Verdict: &verdicts[i]}
+		nr.Results[i] = db.NewResult{Result: r, Summary: runner.Summarize(r.Samples, g.Options), Verdict: &verdicts[i]}
 	}
 	if base != nil {
 		nr.Baseline = &db.RunBaseline{RunID: base.ref.RunID, Source: base.ref.Source}
@@ -423,22 +422,6 @@ func thresholdID(stored []db.Threshold, v runner.Verdict) int64 {
 		}
 	}
 	return 0
-}
-
-// storable bounds a summary's interval by the samples' range where benchmath gives none
-// (fewer than 6 samples: ±Inf), since the database keeps only finite figures.
-func storable(sum runner.Summary, samples []float64) runner.Summary {
-	if len(samples) == 0 {
-		return sum
-	}
-	lo, hi := slices.Min(samples), slices.Max(samples)
-	if math.IsInf(sum.Lo, 0) || math.IsNaN(sum.Lo) || sum.Lo > sum.Median {
-		sum.Lo = lo
-	}
-	if math.IsInf(sum.Hi, 0) || math.IsNaN(sum.Hi) || sum.Hi < sum.Median {
-		sum.Hi = hi
-	}
-	return sum
 }
 
 // worst returns the most severe status present in counts.

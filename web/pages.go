@@ -167,7 +167,7 @@ func (s *Server) buildRunPage(c echo.Context, run db.Run) (*RunPage, error) {
 		v.Counts[vd.Status]++
 		row := RunRow{ResultView: resultView(r, false), Verdict: vd,
 			Median: fmtValue(r.Summary.Median, r.Unit),
-			CI:     fmt.Sprintf("%s – %s", fmtValue(r.Summary.Lo, r.Unit), fmtValue(r.Summary.Hi, r.Unit)),
+			CI:     fmtCI(ciView(r.Summary.Lo, r.Summary.Hi))(r.Unit),
 			Link:   benchmarkLink(run.Project, run.Branch, run.Testbed, r.Name, r.Unit)}
 		if vd.Baseline != 0 {
 			row.DeltaPct = fmt.Sprintf("%+.1f%%", vd.Delta*100)

@@ -62,7 +62,7 @@ func seedScale(d *dbtest.DB) error {
 		nr := db.NewRun{Project: "sessioncore", Branch: "main", Testbed: db.Testbed{Name: "bench"}, Commit: fmt.Sprintf("%040x", r),
 			Trigger: db.TriggerCI, StartedAt: start.Add(time.Duration(r) * time.Hour)}
 		for _, res := range results(r) {
-			nr.Results = append(nr.Results, db.NewResult{Result: res, Summary: storable(runner.Summarize(res.Samples, runner.Options{}), res.Samples)})
+			nr.Results = append(nr.Results, db.NewResult{Result: res, Summary: runner.Summarize(res.Samples, runner.Options{})})
 		}
 		run, err := store.InsertRun(ctx, nr)
 		if err != nil {

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"math"
 	"time"
 
 	"github.com/benchd/benchd/db"
@@ -29,14 +30,15 @@ type RunView struct {
 
 // ResultView is one result of a run: its summary and, on request, its raw samples.
 type ResultView struct {
-	Name    string    `json:"name"`
-	Procs   int       `json:"procs,omitempty"`
-	Unit    string    `json:"unit"`
-	Better  int       `json:"better"`
-	N       int       `json:"n"`
-	Median  float64   `json:"median"`
-	Lo      float64   `json:"ci_lo"`
-	Hi      float64   `json:"ci_hi"`
+	Name   string  `json:"name"`
+	Procs  int     `json:"procs,omitempty"`
+	Unit   string  `json:"unit"`
+	Better int     `json:"better"`
+	N      int     `json:"n"`
+	Median float64 `json:"median"`
+	// Lo and Hi are the 95% CI, null when it could not be computed (fewer than 6 samples).
+	Lo      *float64  `json:"ci_lo"`
+	Hi      *float64  `json:"ci_hi"`
 	Samples []float64 `json:"samples,omitempty"`
 }
 
@@ -101,9 +103,10 @@ type PointView struct {
 	Commit    string    `json:"commit"`
 	StartedAt time.Time `json:"started_at"`
 	Median    float64   `json:"median"`
-	Lo        float64   `json:"ci_lo"`
-	Hi        float64   `json:"ci_hi"`
-	N         int       `json:"n"`
+	// Lo and Hi are the 95% CI, null when it could not be computed (fewer than 6 samples).
+	Lo *float64 `json:"ci_lo"`
+	Hi *float64 `json:"ci_hi"`
+	N  int      `json:"n"`
 	// Status, Delta and P are the result's verdict against its run's baseline, as stored
 	// when the run was (Status "" when it was stored without one).
 	Status string  `json:"status,omitempty"`
@@ -113,8 +116,18 @@ type PointView struct {
 
 // pointView is the view of a history point.
 func pointView(p db.HistoryPoint) PointView {
-	return PointView{RunID: p.RunID, Commit: p.Commit, StartedAt: p.StartedAt, Median: p.Median, Lo: p.Lo, Hi: p.Hi, N: p.N,
+	v := PointView{RunID: p.RunID, Commit: p.Commit, StartedAt: p.StartedAt, Median: p.Median, N: p.N,
 		Status: p.Status, Delta: p.Delta, P: p.P}
+	v.Lo, v.Hi = ciView(p.Lo, p.Hi)
+	return v
+}
+
+// ciView returns a 95% CI for the views: nil bounds when it could not be computed (infinite).
+func ciView(lo, hi float64) (*float64, *float64) {
+	if math.IsInf(lo, 0) || math.IsInf(hi, 0) || math.IsNaN(lo) || math.IsNaN(hi) {
+		return nil, nil
+	}
+	return &lo, &hi
 }
 
 // IngestReply is the answer to POST /api/v1/projects/{project}/runs.
@@ -169,7 +182,8 @@ func (s *Server) runView(r db.Run) RunView {
 
 func resultView(r db.Result, samples bool) ResultView {
 	v := ResultView{Name: r.Name, Procs: r.Procs, Unit: r.Unit, Better: int(r.Better), N: r.Summary.N,
-		Median: r.Summary.Median, Lo: r.Summary.Lo, Hi: r.Summary.Hi}
+		Median: r.Summary.Median}
+	v.Lo, v.Hi = ciView(r.Summary.Lo, r.Summary.Hi)
 	if samples {
 		v.Samples = r.Samples
 	}
