@@ -309,7 +309,11 @@ func (f *runFlags) store(ctx context.Context, proj *runner.Project, env *environ
 	if f.branch != "" || f.testbed != "" {
 		return nil, nil, usageErrorf("--branch and --testbed describe a run stored in the database: they need --database-url")
 	}
-	f.server.fromEnv() // --server defaults to $BENCHD_SERVER
+	if f.baseline != "" || f.saveBaseline != "" {
+		// --server defaults to $BENCHD_SERVER, consulted only when a baseline is used: a CI job
+		// that sets it for `benchd post` and runs --against needs no token for run.
+		f.server.fromEnv()
+	}
 	if f.server.url != "" {
 		if err := f.server.validate(); err != nil {
 			return nil, nil, err

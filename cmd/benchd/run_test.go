@@ -336,4 +336,15 @@ func TestRunServerBaselines(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "Sum/n=100") {
 		t.Errorf("comparing: exit %d\n%s\n%s", code, stderr, out)
 	}
+
+	// --server, --project and --token default to BENCHD_SERVER, BENCHD_PROJECT and
+	// BENCHD_TOKEN, consulted only when a baseline is used.
+	local := []string{"run", "--dir", dir, "--bench", "Sum", "--count", "2", "--benchtime", "1000x", "--fail-on", "never"}
+	byEnv := map[string]string{"BENCHD_SERVER": srv.URL, "BENCHD_PROJECT": "core", "BENCHD_TOKEN": "tok"}
+	if out, stderr, code := invoke(t, "", byEnv, append(local, "--baseline", "main")...); code != 0 || !strings.Contains(out, "main") {
+		t.Errorf("with the server in the environment: exit %d\n%s\n%s", code, stderr, out)
+	}
+	if _, stderr, code := invoke(t, "", map[string]string{"BENCHD_SERVER": srv.URL}, local...); code != 0 {
+		t.Errorf("with BENCHD_SERVER but no token, and no baseline used: got exit %d, want 0\n%s", code, stderr)
+	}
 }
