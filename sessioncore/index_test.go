@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -14,13 +15,13 @@ func TestIndexAgainstMap(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	var x index
 	ref := map[string]*Session{}
-	keys := make([]string, 5000)
+	keys := make([]string, 20000)
 	for i := range keys {
 		keys[i] = fmt.Sprintf("k%d", i)
 	}
 	hash := func(k string) uint64 {
-		if k[len(k)-1] == '7' { // collide on purpose: same hash, different keys
-			return 7
+		if strings.HasSuffix(k, "77") { // collide on purpose: same hash, different keys
+			return 7 << 8
 		}
 		return maphash.String(seed, k)
 	}
@@ -29,13 +30,24 @@ func TestIndexAgainstMap(t *testing.T) {
 		if x.n != len(ref) {
 			t.Fatalf("step %d: n %d, want %d", step, x.n, len(ref))
 		}
-		if 4*(x.n+x.tombs) > 3*len(x.slots) {
-			t.Fatalf("step %d: %d live + %d tombstones in %d slots", step, x.n, x.tombs, len(x.slots))
+		seen, n := 0, 0
+		var last *table
+		for _, tb := range x.dir {
+			if tb == last {
+				continue
+			}
+			last = tb
+			n += tb.n
+			if 4*(tb.n+tb.tombs) > 3*len(tb.slots) {
+				t.Fatalf("step %d: %d live + %d tombstones in %d slots", step, tb.n, tb.tombs, len(tb.slots))
+			}
 		}
-		seen := 0
+		if n != x.n {
+			t.Fatalf("step %d: tables hold %d, index says %d", step, n, x.n)
+		}
 		x.each(func(s *Session) {
 			seen++
-			if ref[s.id] != s || x.slots[s.slot].s != s {
+			if ref[s.id] != s || s.tab.slots[s.slot].s != s || x.tableOf(s.tab.slots[s.slot].hl) != s.tab {
 				t.Fatalf("step %d: %s at slot %d is not what the map holds", step, s.id, s.slot)
 			}
 		})
@@ -44,7 +56,7 @@ func TestIndexAgainstMap(t *testing.T) {
 		}
 	}
 	for step := range 200_000 {
-		// Phases: grow to ~4000, shrink to ~100 (tables mostly tombstones), grow again.
+		// Phases: grow to ~15000 (tables split), shrink (tables mostly tombstones), grow again.
 		bias := 6
 		if (step/50_000)%2 == 1 {
 			bias = 2
@@ -81,10 +93,39 @@ func TestIndexAgainstMap(t *testing.T) {
 		}
 	}
 	check(-1)
+	if x.depth < 2 {
+		t.Errorf("directory depth %d: the tables never split", x.depth)
+	}
 	for _, s := range ref {
 		x.remove(s)
 	}
-	if x.n != 0 || len(x.slots) > indexShrinkMin {
-		t.Errorf("after removing everything: n %d, %d slots, want 0 and a small table", x.n, len(x.slots))
+	if x.n != 0 {
+		t.Errorf("after removing everything: n %d, want 0", x.n)
+	}
+	x.reset()
+	if x.get(hash("k1"), "k1") != nil || x.n != 0 {
+		t.Error("after reset, the index is not empty")
+	}
+}
+
+// TestIndexSameHash: keys whose hashes are all equal cannot be split apart; their table grows
+// past tableMaxSlots instead of doubling the directory forever.
+func TestIndexSameHash(t *testing.T) {
+	var x index
+	var ss []*Session
+	for i := range 3 * tableMaxSlots {
+		s := &Session{id: fmt.Sprintf("same-%d", i)}
+		if !x.insert(42<<8, s) {
+			t.Fatalf("insert %d refused", i)
+		}
+		ss = append(ss, s)
+	}
+	if x.depth > 1 {
+		t.Errorf("for directory depth, got %d, want the table grown instead", x.depth)
+	}
+	for _, s := range ss {
+		if x.get(42<<8, s.id) != s {
+			t.Fatalf("get %s failed", s.id)
+		}
 	}
 }

@@ -24,7 +24,8 @@ type Session struct {
 	// Guarded by the shard's lock: the session's place in the expiry wheel.
 	wb   *bucket // nil: not in the wheel
 	widx int32   // index in wb.ss
-	slot int32   // index in the shard's index (-1: removed)
+	tab  *table  // the index table holding it (nil: removed)
+	slot int32   // its slot in tab
 
 	state atomic.Uint32
 
