@@ -21,10 +21,10 @@ type Session struct {
 	ttl        int64        // idle TTL in ns, 0: none
 	hard       int64        // absolute deadline in Unix ns, 0: none
 
-	// Guarded by the shard's lock: the session's place in the expiry wheel.
+	// Guarded by the shard's lock: its place in the expiry wheel and in the index.
 	wb   *bucket // nil: not in the wheel
-	widx int32   // index in wb.ss
 	tab  *table  // the index table holding it (nil: removed)
+	widx int32   // index in wb.ss
 	slot int32   // its slot in tab
 
 	state atomic.Uint32
