@@ -71,13 +71,14 @@ func (g *Ingester) Ingest(ctx context.Context, project string, in *RunInput) (re
 	if err != nil {
 		return nil, false, err
 	}
-	verdicts, stored, err := g.evaluate(ctx, project, in.Results, base)
+	verdicts, stored, cmps, err := g.compare(ctx, project, in.Results, base)
 	if err != nil {
 		return nil, false, err
 	}
 	nr.Results = make([]db.NewResult, len(in.Results))
 	for i, r := range in.Results {
-		nr.Results[i] = db.NewResult{Result: r, Summary: runner.Summarize(r.Samples, g.Options), Verdict: &verdicts[i]}
+		// cmps[i].New is runner.Summarize(r.Samples, g.Options), computed by the comparison.
+		nr.Results[i] = db.NewResult{Result: r, Summary: cmps[i].New, Verdict: &verdicts[i]}
 	}
 	if base != nil {
 		nr.Baseline = &db.RunBaseline{RunID: base.ref.RunID, Source: base.ref.Source}
@@ -292,9 +293,15 @@ func (g *Ingester) judge(ctx context.Context, run db.Run, results []runner.Resul
 // evaluate compares results with base and applies the project's thresholds (the stored ones,
 // or the defaults when it has none). It stores nothing; it also returns the stored thresholds.
 func (g *Ingester) evaluate(ctx context.Context, project string, results []runner.Result, base *baselineRun) ([]runner.Verdict, []db.Threshold, error) {
+	v, stored, _, err := g.compare(ctx, project, results, base)
+	return v, stored, err
+}
+
+// compare is evaluate that also returns the comparisons (their New is each result's summary).
+func (g *Ingester) compare(ctx context.Context, project string, results []runner.Result, base *baselineRun) ([]runner.Verdict, []db.Threshold, []runner.Comparison, error) {
 	stored, err := g.store.ListThresholds(ctx, project)
 	if err != nil {
-		return nil, nil, fmt.Errorf("reading thresholds: %w", err)
+		return nil, nil, nil, fmt.Errorf("reading thresholds: %w", err)
 	}
 	ths := runner.DefaultThresholds()
 	if len(stored) > 0 {
@@ -305,7 +312,7 @@ func (g *Ingester) evaluate(ctx context.Context, project string, results []runne
 	}
 	rules, err := g.rules.compile(ths)
 	if err != nil {
-		return nil, nil, fmt.Errorf("compiling thresholds of %s: %w", project, err)
+		return nil, nil, nil, fmt.Errorf("compiling thresholds of %s: %w", project, err)
 	}
 	cmps := make([]runner.Comparison, len(results))
 	for i := range results {
@@ -315,7 +322,7 @@ func (g *Ingester) evaluate(ctx context.Context, project string, results []runne
 		}
 		cmps[i] = runner.Compare(old, &results[i], g.Options)
 	}
-	return rules.Evaluate(cmps, g.Options), stored, nil
+	return rules.Evaluate(cmps, g.Options), stored, cmps, nil
 }
 
 // Judge returns a stored run's verdicts and what it was compared with (nil when nothing): the
