@@ -1,6 +1,8 @@
 package web
 
 import (
+	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
@@ -26,6 +28,7 @@ type asset struct {
 	name  string // hashed name, e.g. "echarts.min.3f2a9c1d.js"
 	ctype string
 	body  []byte
+	gz    []byte // body gzip-compressed once at start (nil when that does not make it smaller)
 }
 
 // assets maps logical names ("echarts.min.js") to hashed URLs and serves the files. A hashed
@@ -55,6 +58,17 @@ func loadAssets() (*assets, error) {
 			ct = "text/plain; charset=utf-8"
 		}
 		x := &asset{name: hashed, ctype: ct, body: body}
+		var buf bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+		if _, err := zw.Write(body); err != nil {
+			return fmt.Errorf("compressing %s: %w", p, err)
+		}
+		if err := zw.Close(); err != nil {
+			return fmt.Errorf("compressing %s: %w", p, err)
+		}
+		if buf.Len() < len(body) {
+			x.gz = buf.Bytes()
+		}
 		a.byLogical[logical] = x
 		a.byHashed[hashed] = x
 		return nil
@@ -93,5 +107,22 @@ func (a *assets) serve(c echo.Context) error {
 		return errorf(http.StatusNotFound, "no static file %q", name)
 	}
 	h.Set("X-Content-Type-Options", "nosniff")
+	h.Add("Vary", "Accept-Encoding")
+	if x.gz != nil && acceptsGzip(c.Request().Header.Get("Accept-Encoding")) {
+		h.Set("Content-Encoding", "gzip")
+		return c.Blob(http.StatusOK, x.ctype, x.gz)
+	}
 	return c.Blob(http.StatusOK, x.ctype, x.body)
+}
+
+// acceptsGzip reports whether an Accept-Encoding header allows gzip (not with q=0).
+func acceptsGzip(h string) bool {
+	for _, part := range strings.Split(h, ",") {
+		enc, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.EqualFold(strings.TrimSpace(enc), "gzip") || strings.TrimSpace(enc) == "*" {
+			q := strings.ReplaceAll(params, " ", "")
+			return q != "q=0" && q != "q=0.0" && q != "q=0.00" && q != "q=0.000"
+		}
+	}
+	return false
 }

@@ -113,7 +113,8 @@ var assetRef = regexp.MustCompile(`(?:src|href)="(/static/[^"]+)"`)
 // BenchmarkPages measures server-side rendering (database reads included, no network) of the
 // dashboard and the benchmark page over 200 benchmarks × 1,000 stored runs, and reports each
 // page's weight: its HTML (B/html, and gzip-compressed B/html-gz) and the static files it
-// loads (B/assets: echarts.min.js, app.js, app.css, cached for a year under hashed names).
+// loads (B/assets: echarts.min.js, app.js, app.css, cached for a year under hashed names;
+// B/assets-gz as sent to a browser, which accepts gzip).
 func BenchmarkPages(b *testing.B) {
 	get := func(b *testing.B, s *Server, path string) {
 		b.Helper()
@@ -131,15 +132,21 @@ func BenchmarkPages(b *testing.B) {
 		w := gzip.NewWriter(&gz)
 		w.Write(body)
 		w.Close()
-		var assets int
+		var assets, assetsGz int
 		for _, m := range assetRef.FindAllSubmatch(body, -1) {
 			rec := httptest.NewRecorder()
 			s.ServeHTTP(rec, httptest.NewRequest("GET", string(m[1]), nil))
 			assets += rec.Body.Len()
+			req := httptest.NewRequest("GET", string(m[1]), nil)
+			req.Header.Set("Accept-Encoding", "gzip")
+			rec = httptest.NewRecorder()
+			s.ServeHTTP(rec, req)
+			assetsGz += rec.Body.Len()
 		}
 		b.ReportMetric(float64(len(body)), "B/html")
 		b.ReportMetric(float64(gz.Len()), "B/html-gz")
 		b.ReportMetric(float64(assets), "B/assets")
+		b.ReportMetric(float64(assetsGz), "B/assets-gz")
 	}
 	b.Run(fmt.Sprintf("page=dashboard/benchmarks=%d/runs=%d", scaleBenchmarks, scaleRuns), func(b *testing.B) {
 		get(b, scaleServer(b), "/?project=sessioncore&branch=main")

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"io"
@@ -144,6 +145,28 @@ func TestStaticAssets(t *testing.T) {
 	if status != 200 || !strings.Contains(hdr.Get("Cache-Control"), "immutable") || len(body) < 500_000 || !strings.Contains(hdr.Get("Content-Type"), "javascript") {
 		t.Errorf("for GET %s, got %d, Cache-Control %q, Content-Type %q, %d bytes; want 200, immutable, javascript, the ~1 MB library",
 			u, status, hdr.Get("Cache-Control"), hdr.Get("Content-Type"), len(body))
+	}
+	// Compressed once at start, sent to clients that accept gzip.
+	req, _ := http.NewRequest("GET", ts.URL+u, nil)
+	req.Header.Set("Accept-Encoding", "gzip")
+	res, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, err := gzip.NewReader(res.Body)
+	var plain []byte
+	if err == nil {
+		plain, err = io.ReadAll(zr)
+	}
+	res.Body.Close()
+	if res.Header.Get("Content-Encoding") != "gzip" || err != nil || string(plain) != body || res.ContentLength >= int64(len(body))/2 {
+		t.Errorf("for GET %s accepting gzip, got Content-Encoding %q, %d bytes (%v), want gzip under half of %d bytes, the same content",
+			u, res.Header.Get("Content-Encoding"), res.ContentLength, err, len(body))
+	}
+	for h, want := range map[string]bool{"gzip": true, "gzip;q=0": false, "br, gzip;q=0.5": true, "identity": false, "": false} {
+		if got := acceptsGzip(h); got != want {
+			t.Errorf("for Accept-Encoding %q, got gzip %v, want %v", h, got, want)
+		}
 	}
 	status, hdr, _ = do(t, "GET", ts.URL+"/static/echarts.min.js", nil)
 	if status != 200 || strings.Contains(hdr.Get("Cache-Control"), "immutable") {
