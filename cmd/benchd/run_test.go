@@ -239,7 +239,7 @@ type jsonReport struct {
 // asserted; no number of retries would make them reliable, since a retry meets the same drift.
 //
 // The verdict "exit 0, nothing regressed" is asserted where it is robust under load: an
-// interleaved A/A run (--against HEAD on the unchanged, committed fixture, 10 turns a side),
+// interleaved A/A run (--against HEAD on the unchanged, committed fixture, 16 turns a side),
 // in which drift and bursts of load hit both sides alike, judged at a significance level
 // that keeps chance out of a family of 13 comparisons (below). The noise figure with the
 // defaults is measured on the session core by TestAANoise (BENCHD_AA=quick).
@@ -289,8 +289,8 @@ func TestRunSaveThenCompareUnchanged(t *testing.T) {
 	// the family of 13 comparisons of every CI run. Under heavy load a timing's noise can be
 	// far above the 5% minimum effect, and then the default alpha 0.05 flagged up to one
 	// unchanged comparison in 80 even interleaved (TestAANoise: 3 of 260, among them Sum
-	// +62% at p=0.015, n=10+10, at load average 5–7). At 1e-4 only a (nearly) complete separation of
-	// the 10 samples a side is significant: fewer than 1 comparison in 20,000 by chance.
+	// +62% at p=0.015, n=10+10, at load average 5–7). At 1e-4 with 16 samples a side (exact
+	// U test: U ≤ 30 of 256 pairs) chance flags about 1 comparison in 23,000 the worse way.
 	yaml, err := os.ReadFile(filepath.Join(dir, "benchd.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -299,7 +299,7 @@ func TestRunSaveThenCompareUnchanged(t *testing.T) {
 	if err := os.WriteFile(aa, append(yaml, "compare:\n  alpha: 0.0001\n"...), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, stderr, code = invoke(t, "", nil, "run", "--dir", dir, "--config", aa, "--suite", "quick", "--against", "HEAD", "--count", "10", "--format", "json")
+	out, stderr, code = invoke(t, "", nil, "run", "--dir", dir, "--config", aa, "--suite", "quick", "--against", "HEAD", "--count", "16", "--format", "json")
 	rep = parse("interleaved A/A", out, stderr, code)
 	var flagged []string
 	for _, r := range rep.Results {
