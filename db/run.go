@@ -325,11 +325,13 @@ type HistoryPoint struct {
 	// Lo and Hi are the 95% CI: -Inf and +Inf when it could not be computed.
 	Lo, Hi float64
 	N      int
-	// Status, Delta and P are the result's stored verdict against its run's baseline
-	// (Status "" and P 1 when it was stored without one).
-	Status string
-	Delta  float64
-	P      float64
+	// Status, Baseline, Delta and P are the result's stored verdict against its run's
+	// baseline (Status "" and P 1 when it was stored without one; Baseline 0 when there was
+	// nothing to compare with).
+	Status   string
+	Baseline float64
+	Delta    float64
+	P        float64
 }
 
 // BenchmarkHistory returns the newest Limit points of a series of done runs, oldest first
@@ -343,7 +345,7 @@ func (s *Store) BenchmarkHistory(ctx context.Context, h HistoryQuery) ([]History
 	out := make([]HistoryPoint, len(rows))
 	for i, r := range rows {
 		out[len(rows)-1-i] = HistoryPoint{RunID: r.RunID, Commit: r.CommitSha, StartedAt: ts(r.StartedAt),
-			Median: r.Median, N: int(r.N), Status: r.VerdictStatus.String, Delta: r.Delta, P: r.P}
+			Median: r.Median, N: int(r.N), Status: r.VerdictStatus.String, Baseline: r.BaselineValue, Delta: r.Delta, P: r.P}
 		out[len(rows)-1-i].Lo, out[len(rows)-1-i].Hi = ciFrom(r.CiLo, r.CiHi)
 	}
 	return out, nil

@@ -153,7 +153,7 @@ func historyChart(v *BenchmarkPage) Chart {
 	point := func(p PointView) historyPoint {
 		hp := historyPoint{Name: "#" + strconv.FormatInt(p.RunID, 10), Value: [2]float64{x(p), p.Median},
 			Commit: p.Commit, Run: p.RunID, N: p.N, Fmt: fmtValue(p.Median, v.Unit), Status: p.Status}
-		if p.Status != "" {
+		if p.Status != "" && p.Baseline != 0 { // p and change only against a baseline
 			pv, d := p.P, p.Delta
 			hp.P, hp.Delta = &pv, &d
 		}

@@ -107,17 +107,19 @@ type PointView struct {
 	Lo *float64 `json:"ci_lo"`
 	Hi *float64 `json:"ci_hi"`
 	N  int      `json:"n"`
-	// Status, Delta and P are the result's verdict against its run's baseline, as stored
-	// when the run was (Status "" when it was stored without one).
-	Status string  `json:"status,omitempty"`
-	Delta  float64 `json:"delta"`
-	P      float64 `json:"p"`
+	// Status, Baseline, Delta and P are the result's verdict against its run's baseline, as
+	// stored when the run was (Status "" when it was stored without one; Baseline 0 when the
+	// run had nothing to compare with).
+	Status   string  `json:"status,omitempty"`
+	Baseline float64 `json:"baseline"`
+	Delta    float64 `json:"delta"`
+	P        float64 `json:"p"`
 }
 
 // pointView is the view of a history point.
 func pointView(p db.HistoryPoint) PointView {
 	v := PointView{RunID: p.RunID, Commit: p.Commit, StartedAt: p.StartedAt, Median: p.Median, N: p.N,
-		Status: p.Status, Delta: p.Delta, P: p.P}
+		Status: p.Status, Baseline: p.Baseline, Delta: p.Delta, P: p.P}
 	v.Lo, v.Hi = ciView(p.Lo, p.Hi)
 	return v
 }

@@ -13,7 +13,7 @@ import (
 
 const benchmarkHistory = `-- name: BenchmarkHistory :many
 SELECT r.id AS run_id, r.commit_sha, r.started_at, res.median, res.ci_lo, res.ci_hi, res.n,
-       res.verdict_status, res.delta, res.p
+       res.verdict_status, res.baseline_value, res.delta, res.p
 FROM runs r
 JOIN results res ON res.run_id = r.id AND res.name = $1 AND res.unit = $2
 WHERE r.project_id = (SELECT p.id FROM projects p WHERE p.name = $3)
@@ -43,6 +43,7 @@ type BenchmarkHistoryRow struct {
 	CiHi          pgtype.Float8
 	N             int32
 	VerdictStatus pgtype.Text
+	BaselineValue float64
 	Delta         float64
 	P             float64
 }
@@ -74,6 +75,7 @@ func (q *Queries) BenchmarkHistory(ctx context.Context, arg BenchmarkHistoryPara
 			&i.CiHi,
 			&i.N,
 			&i.VerdictStatus,
+			&i.BaselineValue,
 			&i.Delta,
 			&i.P,
 		); err != nil {
