@@ -108,12 +108,14 @@ func BenchmarkCreate(b *testing.B) {
 
 // BenchmarkCall measures request/reply (Ping → "pong") with n concurrent callers over n
 // sessions; callers pick sessions round-robin so some calls meet a busy session and queue.
-// n=1 is the plain round trip of one caller to an idle session.
+// n=1 is the plain round trip of one caller to an idle session. The mailbox holds 1024
+// messages: n callers can queue at most n calls on one session, so none is refused for a full
+// mailbox (calls respect MailboxSize; the default 64 would refuse some at n=100).
 func BenchmarkCall(b *testing.B) {
 	for _, n := range []int{1, 10, 50, 100} {
 		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
 			b.ReportAllocs()
-			r := benchRegistry(b, Config{TTL: time.Hour})
+			r := benchRegistry(b, Config{TTL: time.Hour, MailboxSize: 1024})
 			ss := populate(b, r, benchKeys("call", n), Spec{})
 			ctx := context.Background()
 			if n == 1 {

@@ -2,8 +2,8 @@ package sessioncore
 
 import "unsafe"
 
-// index is a shard's table of live sessions by ID. Every session knows its slot, so removing
-// one is a single store (a tombstone) with no probe and no load: the expiry sweep removes
+// index is a shard's table of live sessions by ID. Every session points at its slot, so
+// removing one is a single store (a tombstone) with no probe and no load: the expiry sweep removes
 // sessions that have been idle for a TTL, whose slots are cold, and a removal that needs no
 // load costs the same whatever the number of live sessions.
 //
@@ -26,12 +26,13 @@ type index struct {
 	n     int      // live sessions
 }
 
-// table is one part of an index: open addressing with linear probing.
+// table is one part of an index: open addressing with linear probing. Removing a session does
+// not touch its table's header (the slot becomes a tombstone, used does not change), so the
+// live count is only known by a scan, which every rebuild does anyway.
 type table struct {
 	slots []slot
 	mask  uint64
-	n     int  // live sessions
-	tombs int  // tombstones
+	used  int  // slots not empty: live sessions and tombstones
 	depth uint // local depth: the directory bits all its keys share
 }
 
@@ -100,18 +101,18 @@ func (x *index) insert(h uint64, s *Session) bool {
 		}
 	}
 	if reuse >= 0 {
-		t.tombs--
 		t.put(uint64(reuse), hl, s)
 		x.n++
 		return true
 	}
-	if 4*(t.n+t.tombs+1) > 3*len(t.slots) {
+	if 4*(t.used+1) > 3*len(t.slots) {
 		x.grow(t)
 		t = x.tableOf(hl)
 		for i = t.home(hl); t.slots[i].s != nil; i = (i + 1) & t.mask {
 		}
 	}
 	t.put(i, hl, s)
+	t.used++
 	x.n++
 	return true
 }
@@ -121,9 +122,9 @@ func newTable(size int, depth uint) *table {
 }
 
 func (t *table) put(i, hl uint64, s *Session) {
-	t.slots[i] = slot{hl: hl, key: unsafe.Pointer(unsafe.StringData(s.id)), s: s}
-	s.tab, s.slot = t, int32(i)
-	t.n++
+	sl := &t.slots[i]
+	*sl = slot{hl: hl, key: unsafe.Pointer(unsafe.StringData(s.id)), s: s}
+	s.sl = sl
 }
 
 // add puts s (stored hash hl) in the first free slot from its home; t has room.
@@ -133,17 +134,30 @@ func (t *table) add(hl uint64, s *Session) {
 		i = (i + 1) & t.mask
 	}
 	t.put(i, hl, s)
+	t.used++
+}
+
+// live returns the number of sessions in t (a scan).
+func (t *table) live() int {
+	n := 0
+	for i := range t.slots {
+		if s := t.slots[i].s; s != nil && s != tombstone {
+			n++
+		}
+	}
+	return n
 }
 
 // grow makes room in t, which reached 3/4 load: it rebuilds t at the size where its sessions
 // fill at most 3/8 of it (bigger, or the same or smaller without tombstones) up to
 // tableMaxSlots, and splits it in two past that.
 func (x *index) grow(t *table) {
+	n := t.live()
 	size := tableMinSlots
-	for 8*(t.n+1) > 3*size {
+	for 8*(n+1) > 3*size {
 		size <<= 1
 	}
-	if size > tableMaxSlots && x.split(t) {
+	if size > tableMaxSlots && x.split(t, n) {
 		return
 	}
 	nt := newTable(size, t.depth)
@@ -158,7 +172,7 @@ func (x *index) grow(t *table) {
 // split moves t's sessions into two tables by the next directory bit; false (and nothing
 // done) when they would all go to one side (keys whose hashes agree on that many bits: the
 // table then grows past tableMaxSlots instead).
-func (x *index) split(t *table) bool {
+func (x *index) split(t *table, n int) bool {
 	bit := 63 - 8 - t.depth // the next directory bit, counted from the low end
 	n1 := 0
 	for _, sl := range t.slots {
@@ -166,7 +180,7 @@ func (x *index) split(t *table) bool {
 			n1 += int(sl.hl >> bit & 1)
 		}
 	}
-	if n1 == 0 || n1 == t.n || t.depth >= 48 {
+	if n1 == 0 || n1 == n || t.depth >= 48 {
 		return false
 	}
 	if t.depth == x.depth { // double the directory
@@ -213,18 +227,13 @@ func (x *index) replace(t, t0, t1 *table) {
 }
 
 // has reports whether s is in the index.
-func (x *index) has(s *Session) bool {
-	return s.tab != nil && s.tab.slots[s.slot].s == s
-}
+func (x *index) has(s *Session) bool { return s.sl != nil && s.sl.s == s }
 
-// remove takes s out of the index: one store, no probe. s must be in it. The slot is freed
-// when its table is next rebuilt.
+// remove takes s out of the index: one store into its slot, no probe, nothing else of the
+// table read or written. s must be in it. The slot is freed when its table is next rebuilt.
 func (x *index) remove(s *Session) {
-	t := s.tab
-	t.slots[s.slot] = slot{s: tombstone}
-	s.tab, s.slot = nil, -1
-	t.n--
-	t.tombs++
+	*s.sl = slot{s: tombstone}
+	s.sl = nil
 	x.n--
 }
 
@@ -246,6 +255,6 @@ func (x *index) each(f func(*Session)) {
 
 // reset empties the index and frees it.
 func (x *index) reset() {
-	x.each(func(s *Session) { s.tab, s.slot = nil, -1 })
+	x.each(func(s *Session) { s.sl = nil })
 	*x = index{}
 }

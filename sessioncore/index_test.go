@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 // TestIndexAgainstMap runs random inserts, removals and lookups on an index and on a map and
@@ -37,9 +38,18 @@ func TestIndexAgainstMap(t *testing.T) {
 				continue
 			}
 			last = tb
-			n += tb.n
-			if 4*(tb.n+tb.tombs) > 3*len(tb.slots) {
-				t.Fatalf("step %d: %d live + %d tombstones in %d slots", step, tb.n, tb.tombs, len(tb.slots))
+			live, used := 0, 0
+			for _, sl := range tb.slots {
+				if sl.s != nil {
+					used++
+					if sl.s != tombstone {
+						live++
+					}
+				}
+			}
+			n += live
+			if used != tb.used || 4*used > 3*len(tb.slots) {
+				t.Fatalf("step %d: %d used (table says %d) in %d slots", step, used, tb.used, len(tb.slots))
 			}
 		}
 		if n != x.n {
@@ -47,8 +57,12 @@ func TestIndexAgainstMap(t *testing.T) {
 		}
 		x.each(func(s *Session) {
 			seen++
-			if ref[s.id] != s || s.tab.slots[s.slot].s != s || x.tableOf(s.tab.slots[s.slot].hl) != s.tab {
-				t.Fatalf("step %d: %s at slot %d is not what the map holds", step, s.id, s.slot)
+			if ref[s.id] != s || s.sl.s != s || !x.has(s) {
+				t.Fatalf("step %d: %s is not what the map holds", step, s.id)
+			}
+			tb := x.tableOf(s.sl.hl)
+			if i := (uintptr(unsafe.Pointer(s.sl)) - uintptr(unsafe.Pointer(&tb.slots[0]))) / unsafe.Sizeof(slot{}); i >= uintptr(len(tb.slots)) || &tb.slots[i] != s.sl {
+				t.Fatalf("step %d: %s points at a slot outside its table", step, s.id)
 			}
 		})
 		if seen != len(ref) {

@@ -23,9 +23,8 @@ type Session struct {
 
 	// Guarded by the shard's lock: its place in the expiry wheel and in the index.
 	wb   *bucket // nil: not in the wheel
-	tab  *table  // the index table holding it (nil: removed)
+	sl   *slot   // its slot in the index (nil: removed)
 	widx int32   // index in wb.ss
-	slot int32   // its slot in tab
 
 	state atomic.Uint32
 
