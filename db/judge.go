@@ -303,3 +303,25 @@ func (s *Store) alertTransition(ctx context.Context, id, n int64, err error, doi
 	}
 	return fmt.Errorf("%s alert %d: it is %s: %w", doing, id, status, ErrConflict)
 }
+
+// AlertsOfResults returns the alerts of the given results, newest first (empty when none). The
+// run, result and verdict fields are set; Project, Branch, Testbed, Commit, Benchmark and Unit
+// are not (the caller knows the results it asked about).
+func (s *Store) AlertsOfResults(ctx context.Context, resultIDs []int64) ([]Alert, error) {
+	if len(resultIDs) == 0 {
+		return []Alert{}, nil
+	}
+	rows, err := s.q.AlertListByResults(ctx, resultIDs)
+	if err != nil {
+		return nil, mapError(err, "listing alerts of %d results", len(resultIDs))
+	}
+	out := make([]Alert, len(rows))
+	for i, r := range rows {
+		out[i] = Alert{ID: r.ID, ResultID: r.ResultID, RunID: r.RunID, Rule: r.Rule,
+			ThresholdID: int8Val(r.ThresholdID), BaselineRunID: int8Val(r.BaselineRunID), Value: r.Value,
+			Baseline: r.BaselineValue, Limit: r.LimitValue, Delta: r.Delta, P: r.P, Note: r.Note,
+			Status: AlertStatus(r.Status), CreatedAt: ts(r.CreatedAt), AcknowledgedAt: ts(r.AcknowledgedAt),
+			ResolvedAt: ts(r.ResolvedAt)}
+	}
+	return out, nil
+}

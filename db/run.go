@@ -319,6 +319,7 @@ type HistoryQuery struct {
 // HistoryPoint is a benchmark's summary in one run.
 type HistoryPoint struct {
 	RunID     int64
+	ResultID  int64
 	Commit    string
 	StartedAt time.Time
 	Median    float64
@@ -344,7 +345,7 @@ func (s *Store) BenchmarkHistory(ctx context.Context, h HistoryQuery) ([]History
 	}
 	out := make([]HistoryPoint, len(rows))
 	for i, r := range rows {
-		out[len(rows)-1-i] = HistoryPoint{RunID: r.RunID, Commit: r.CommitSha, StartedAt: ts(r.StartedAt),
+		out[len(rows)-1-i] = HistoryPoint{RunID: r.RunID, ResultID: r.ResultID, Commit: r.CommitSha, StartedAt: ts(r.StartedAt),
 			Median: r.Median, N: int(r.N), Status: r.VerdictStatus.String, Baseline: r.BaselineValue, Delta: r.Delta, P: r.P}
 		out[len(rows)-1-i].Lo, out[len(rows)-1-i].Hi = ciFrom(r.CiLo, r.CiHi)
 	}

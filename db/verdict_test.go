@@ -64,6 +64,15 @@ func TestInsertRunWithVerdicts(t *testing.T) {
 	if err != nil || len(h) != 2 || h[0].Status != "" || h[0].P != 1 || h[1].Status != "regressed" || h[1].P != 0.004 || h[1].Delta != 1 {
 		t.Errorf("got history %+v (%v), want an unjudged point then the regression with p and delta", h, err)
 	}
+	if len(h) == 2 {
+		got, err := d.Store.AlertsOfResults(ctx, []int64{h[0].ResultID, h[1].ResultID})
+		if err != nil || len(got) != 1 || got[0].ID != run.AlertIDs[0] || got[0].RunID != run.ID || got[0].Rule != "regression" || got[0].P != 0.004 {
+			t.Errorf("for the alerts of the history's results, got %+v (%v), want alert %d of run %d", got, err, run.AlertIDs, run.ID)
+		}
+	}
+	if got, err := d.Store.AlertsOfResults(ctx, nil); err != nil || len(got) != 0 {
+		t.Errorf("for the alerts of no results, got %+v (%v), want none", got, err)
+	}
 
 	// An alert naming no result of the run: nothing of the run is stored.
 	before := count(t, d, "runs")

@@ -259,15 +259,20 @@ func (s *Server) benchmarkPage(c echo.Context) error {
 			v.Limits = append(v.Limits, Limit{Name: string(t.Kind) + " limit", Value: t.Warn})
 		}
 	}
-	alerts, err := s.store.ListAlerts(ctx, db.AlertFilter{Project: v.Project, Limit: 1000})
+	ids := make([]int64, len(pts))
+	commits := make(map[int64]string, len(pts))
+	for i, p := range pts {
+		ids[i] = p.ResultID
+		commits[p.RunID] = p.Commit
+	}
+	alerts, err := s.store.AlertsOfResults(ctx, ids) // of the points shown, however many alerts the project has
 	if err != nil {
 		return err
 	}
 	for _, a := range alerts {
-		if a.Benchmark == v.Name && a.Unit == v.Unit && a.Branch == v.Branch && a.Testbed == v.Testbed {
-			v.Alerts = append(v.Alerts, alertView(a))
-			v.alerted[a.RunID] = true
-		}
+		a.Project, a.Branch, a.Testbed, a.Benchmark, a.Unit, a.Commit = v.Project, v.Branch, v.Testbed, v.Name, v.Unit, commits[a.RunID]
+		v.Alerts = append(v.Alerts, alertView(a))
+		v.alerted[a.RunID] = true
 	}
 	meds := make([]float64, len(v.Points))
 	for i, p := range v.Points {

@@ -56,3 +56,14 @@ WHERE a.status IN ('active', 'acknowledged')
   AND r.project_id = sqlc.arg('project_id') AND r.branch_id = sqlc.arg('branch_id')
   AND r.testbed_id = sqlc.arg('testbed_id') AND r.id < sqlc.arg('before')
 ORDER BY a.id;
+
+-- name: AlertListByResults :many
+-- The alerts of the given results, newest first (the benchmark page's pins for the points it
+-- shows), through the unique (result_id, rule) index.
+SELECT a.id, a.result_id, res.run_id, a.rule, a.threshold_id, a.baseline_run_id,
+       a.value, a.baseline_value, a.limit_value, a.delta, a.p, a.note, a.status, a.created_at,
+       a.acknowledged_at, a.resolved_at
+FROM alerts a
+JOIN results res ON res.id = a.result_id
+WHERE a.result_id = ANY (sqlc.arg('result_ids')::bigint[])
+ORDER BY a.id DESC;

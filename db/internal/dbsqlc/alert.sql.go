@@ -191,6 +191,74 @@ func (q *Queries) AlertList(ctx context.Context, arg AlertListParams) ([]AlertLi
 	return items, nil
 }
 
+const alertListByResults = `-- name: AlertListByResults :many
+SELECT a.id, a.result_id, res.run_id, a.rule, a.threshold_id, a.baseline_run_id,
+       a.value, a.baseline_value, a.limit_value, a.delta, a.p, a.note, a.status, a.created_at,
+       a.acknowledged_at, a.resolved_at
+FROM alerts a
+JOIN results res ON res.id = a.result_id
+WHERE a.result_id = ANY ($1::bigint[])
+ORDER BY a.id DESC
+`
+
+type AlertListByResultsRow struct {
+	ID             int64
+	ResultID       int64
+	RunID          int64
+	Rule           string
+	ThresholdID    pgtype.Int8
+	BaselineRunID  pgtype.Int8
+	Value          float64
+	BaselineValue  float64
+	LimitValue     float64
+	Delta          float64
+	P              float64
+	Note           string
+	Status         string
+	CreatedAt      pgtype.Timestamptz
+	AcknowledgedAt pgtype.Timestamptz
+	ResolvedAt     pgtype.Timestamptz
+}
+
+// The alerts of the given results, newest first (the benchmark page's pins for the points it
+// shows), through the unique (result_id, rule) index.
+func (q *Queries) AlertListByResults(ctx context.Context, resultIds []int64) ([]AlertListByResultsRow, error) {
+	rows, err := q.db.Query(ctx, alertListByResults, resultIds)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []AlertListByResultsRow{}
+	for rows.Next() {
+		var i AlertListByResultsRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.ResultID,
+			&i.RunID,
+			&i.Rule,
+			&i.ThresholdID,
+			&i.BaselineRunID,
+			&i.Value,
+			&i.BaselineValue,
+			&i.LimitValue,
+			&i.Delta,
+			&i.P,
+			&i.Note,
+			&i.Status,
+			&i.CreatedAt,
+			&i.AcknowledgedAt,
+			&i.ResolvedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const alertListOpenOfSeries = `-- name: AlertListOpenOfSeries :many
 SELECT a.id, a.status, a.rule, a.baseline_value, a.limit_value, res.name AS benchmark, res.unit, r.id AS run_id
 FROM alerts a

@@ -12,7 +12,7 @@ import (
 )
 
 const benchmarkHistory = `-- name: BenchmarkHistory :many
-SELECT r.id AS run_id, r.commit_sha, r.started_at, res.median, res.ci_lo, res.ci_hi, res.n,
+SELECT r.id AS run_id, res.id AS result_id, r.commit_sha, r.started_at, res.median, res.ci_lo, res.ci_hi, res.n,
        res.verdict_status, res.baseline_value, res.delta, res.p
 FROM runs r
 JOIN results res ON res.run_id = r.id AND res.name = $1 AND res.unit = $2
@@ -36,6 +36,7 @@ type BenchmarkHistoryParams struct {
 
 type BenchmarkHistoryRow struct {
 	RunID         int64
+	ResultID      int64
 	CommitSha     string
 	StartedAt     pgtype.Timestamptz
 	Median        float64
@@ -68,6 +69,7 @@ func (q *Queries) BenchmarkHistory(ctx context.Context, arg BenchmarkHistoryPara
 		var i BenchmarkHistoryRow
 		if err := rows.Scan(
 			&i.RunID,
+			&i.ResultID,
 			&i.CommitSha,
 			&i.StartedAt,
 			&i.Median,
