@@ -27,7 +27,7 @@ type dbStore struct {
 	store *db.Store
 	// project is the project the baselines and runs belong to (--project); required.
 	project string
-	// branch, commit and testbed describe the checkout measured (see runFlags.dbStore).
+	// branch, commit and testbed describe the checkout measured (runFlags.store, checkoutInfo).
 	// An empty testbed is derived from each run's config lines.
 	branch, commit, testbed string
 	// trigger is cli, or ci when $CI is set.
