@@ -281,6 +281,7 @@ func TestTransitionsAndInfo(t *testing.T) {
 func TestCallTimeoutInterruptsBlockedHandler(t *testing.T) {
 	h := newFuncHandler()
 	block := make(chan struct{})
+	entered := make(chan struct{}, 4)
 	var inside atomic.Int32
 	h.call = func(_ context.Context, msg any) (any, error) {
 		if inside.Add(1) != 1 {
@@ -288,6 +289,7 @@ func TestCallTimeoutInterruptsBlockedHandler(t *testing.T) {
 		}
 		defer inside.Add(-1)
 		if msg == "block" {
+			entered <- struct{}{}
 			<-block // ignores ctx
 		}
 		return msg, nil
@@ -300,29 +302,45 @@ func TestCallTimeoutInterruptsBlockedHandler(t *testing.T) {
 	}
 	r := newTestRegistry(t, Config{CallTimeout: 30 * time.Millisecond, Handlers: map[string]HandlerFactory{"h": factoryOf(map[string]*funcHandler{"b": h})}})
 	s, _ := r.Start(t.Context(), Spec{Key: "b", Handler: "h"})
-	call := func(ctx context.Context, msg any) (error, time.Duration) {
-		t0 := time.Now()
-		errc := make(chan error, 1)
-		go func() { _, err := s.Call(ctx, msg); errc <- err }()
+	wait := func(what string, c <-chan error) error {
+		t.Helper()
 		select {
-		case err := <-errc:
-			return err, time.Since(t0)
+		case err := <-c:
+			return err
 		case <-time.After(5 * time.Second):
 			close(block)
-			t.Fatalf("Call(%v) still blocked after 5 s", msg)
-			return nil, 0
+			t.Fatalf("%s: still blocked after 5 s", what)
+			return nil
 		}
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
+	call := func(ctx context.Context, msg any) <-chan error {
+		c := make(chan error, 1)
+		go func() { _, err := s.Call(ctx, msg); c <- err }()
+		return c
+	}
+	waitEntered := func() {
+		t.Helper()
+		select {
+		case <-entered:
+		case <-time.After(5 * time.Second):
+			t.Fatal("the handler never ran the blocking call")
+		}
+	}
+
+	// The deadline (generous, so that the call is not skipped before it starts on a loaded
+	// machine) passes while the handler blocks.
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
 	defer cancel()
-	if err, d := call(ctx, "block"); !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("for a call to an idle session whose handler blocks, got %v after %v, want DeadlineExceeded", err, d)
+	c := call(ctx, "block")
+	waitEntered()
+	if err := wait("a call whose handler blocks past its deadline", c); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("for a call whose handler blocks past its deadline, got %v, want DeadlineExceeded", err)
 	}
 	if err := s.Cast("c1"); err != nil { // queued behind the blocked handler
 		t.Fatal(err)
 	}
-	if err, d := call(context.Background(), "waits"); !errors.Is(err, ErrCallTimeout) {
-		t.Errorf("for a call without deadline to the blocked session, got %v after %v, want ErrCallTimeout", err, d)
+	if err := wait("a call to the blocked session", call(context.Background(), "waits")); !errors.Is(err, ErrCallTimeout) {
+		t.Errorf("for a call without deadline to the blocked session, got %v, want ErrCallTimeout", err)
 	}
 	close(block)
 	if got, err := s.Call(t.Context(), "after"); err != nil || got != "after" {
@@ -331,12 +349,15 @@ func TestCallTimeoutInterruptsBlockedHandler(t *testing.T) {
 	if got := h.castsSeen(); len(got) != 1 || got[0] != "c1" {
 		t.Errorf("for casts handled, got %v, want [c1]", got)
 	}
-	// A handler that blocks past CallTimeout on an idle session, without a context deadline.
+
+	// No deadline: CallTimeout passes while the handler blocks.
 	block = make(chan struct{})
 	defer close(block)
-	if err, d := call(context.Background(), "block"); !errors.Is(err, ErrCallTimeout) {
-		t.Errorf("for a call without deadline whose handler blocks, got %v after %v, want ErrCallTimeout", err, d)
+	c = call(context.Background(), "block")
+	if err := wait("a call without deadline whose handler blocks", c); !errors.Is(err, ErrCallTimeout) {
+		t.Errorf("for a call without deadline whose handler blocks, got %v, want ErrCallTimeout", err)
 	}
+	waitEntered() // it still runs, and holds the session until released
 }
 
 // TestCallFullMailbox: a Call to a session whose mailbox holds MailboxSize messages is refused
