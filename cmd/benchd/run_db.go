@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"os/exec"
-	"slices"
 	"strings"
 
 	"github.com/benchd/benchd/db"
@@ -97,7 +95,7 @@ func (s *dbStore) Save(ctx context.Context, name string, set *runner.Set) error 
 	nr := db.NewRun{Project: s.project, Branch: branch, Testbed: tb, Commit: s.commit, Trigger: s.trigger,
 		Suite: s.suite, Config: set.Config, Results: make([]db.NewResult, len(set.Results))}
 	for i, r := range set.Results {
-		nr.Results[i] = db.NewResult{Result: r, Summary: storable(runner.Summarize(r.Samples, s.opts), r.Samples)}
+		nr.Results[i] = db.NewResult{Result: r, Summary: runner.Summarize(r.Samples, s.opts)}
 	}
 	run, err := s.store.InsertRun(ctx, nr)
 	if err != nil {
@@ -124,22 +122,6 @@ func (s *dbStore) warnings(set *runner.Set) []string {
 		return nil
 	}
 	return []string{fmt.Sprintf("the baseline (run %d) was measured on testbed %q, this run on %q: differences may be the machines'", s.got.ID, s.got.Testbed, tb)}
-}
-
-// storable bounds a summary's interval by the samples' range where benchmath gives none
-// (fewer than 6 samples: ±Inf), since the database keeps only finite figures — as the server
-// does for a posted run.
-func storable(sum runner.Summary, samples []float64) runner.Summary {
-	if len(samples) == 0 {
-		return sum
-	}
-	if math.IsInf(sum.Lo, 0) || math.IsNaN(sum.Lo) || sum.Lo > sum.Median {
-		sum.Lo = slices.Min(samples)
-	}
-	if math.IsInf(sum.Hi, 0) || math.IsNaN(sum.Hi) || sum.Hi < sum.Median {
-		sum.Hi = slices.Max(samples)
-	}
-	return sum
 }
 
 // testbedOf is the testbed a run's config lines describe, named "goos/goarch/cpu" as the server

@@ -100,7 +100,7 @@ func TestRunDatabaseBaselines(t *testing.T) {
 		}
 		res := r.Result
 		res.Samples = s
-		fast.Results = append(fast.Results, db.NewResult{Result: res, Summary: storable(runner.Summarize(s, runner.Options{}), s)})
+		fast.Results = append(fast.Results, db.NewResult{Result: res, Summary: runner.Summarize(s, runner.Options{})})
 	}
 	fr, err := d.Store.InsertRun(ctx, fast)
 	if err != nil {
@@ -133,11 +133,11 @@ func TestRunDatabaseBaselines(t *testing.T) {
 		res := runner.Result{Name: "Sum/n=100", Procs: results[0].Procs, Unit: "sec/op", Better: runner.LowerBetter, Samples: s}
 		if _, err := d.Store.InsertRun(ctx, db.NewRun{Project: "core", Branch: "trunk", Testbed: db.Testbed{Name: run.Testbed},
 			Trigger: db.TriggerCI, StartedAt: start.Add(time.Duration(i) * time.Minute), Config: run.Config,
-			Results: []db.NewResult{{Result: res, Summary: storable(runner.Summarize(s, runner.Options{}), s)}}}); err != nil {
+			Results: []db.NewResult{{Result: res, Summary: runner.Summarize(s, runner.Options{})}}}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	// Fewer than 6 samples have no finite 95% interval; the database keeps finite figures only.
+	// Fewer than 6 samples have no 95% interval (±Inf): the database stores it as unknown.
 	if _, stderr, code := invoke(t, "", env, "run", "--dir", dir, "--bench", "Sum", "--count", "2", "--benchtime", "1000x",
 		"--database-url", d.URL, "--branch", "small", "--save-baseline", "two"); code != 0 {
 		t.Errorf("saving a 2-sample run: got exit %d\n%s", code, stderr)
