@@ -94,6 +94,13 @@ func TestBenchmarkPageChangePoint(t *testing.T) {
 	if !strings.Contains(body, `"name":"median on feature"`) || !strings.Contains(body, `>feature</option>`) {
 		t.Errorf("for ?overlay=feature, the page has no overlay series or branch choice")
 	}
+	// By commit with the overlay: one category per run of either branch, in run order (the
+	// feature run, posted last and without a commit, is labelled by its run).
+	_, _, byCommit := do(t, "GET", e.ts.URL+u+"&x=commit", nil)
+	wantCats := `"categories":["c0","c1","c2","c3","c4","c5","c6","c7","c8","c9","c10","c11","#`
+	if !strings.Contains(byCommit, wantCats) || !strings.Contains(byCommit, `"name":"median on feature"`) {
+		t.Errorf("for ?overlay=feature&x=commit, the page lacks %s… or the overlay series", wantCats)
+	}
 	want := fmt.Sprintf(`from <a href="/runs/%d">run %d</a>`, ids[6], ids[6])
 	if status != 200 || !strings.Contains(body, "Change points") || !strings.Contains(body, want) || !strings.Contains(body, "change +") {
 		t.Errorf("for a level shift at run %d, got %d and a page without %q", ids[6], status, want)
