@@ -316,6 +316,18 @@ func TestTwoWorkersTwentyJobs(t *testing.T) {
 	defer mu.Unlock()
 	if done != 20 || len(runs) != 20 || attempts != 20 || worked["a"]+worked["b"] != 20 {
 		t.Errorf("got %d jobs completed, %d runs, %d attempts, suites run %v; want 20 of each, every job once", done, len(runs), attempts, worked)
+		// Say why a job needed another attempt.
+		rows, err := h.pool.Query(ctx, "SELECT id, errors::text FROM river_job WHERE errors IS NOT NULL")
+		if err == nil {
+			for rows.Next() {
+				var id int64
+				var errs string
+				if rows.Scan(&id, &errs) == nil {
+					t.Logf("job %d errors: %s", id, errs)
+				}
+			}
+			rows.Close()
+		}
 	}
 	keys := map[string]bool{}
 	for _, r := range runs {

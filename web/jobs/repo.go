@@ -69,7 +69,13 @@ func (c *RepoCache) Checkout(ctx context.Context, repo, branch, commit, name str
 		return "", "", cleanup, fmt.Errorf("adding worktree at %s: %w", sha, err)
 	}
 	cleanup = func() {
-		// A fresh context: cleanup also runs when the job's context has ended.
+		// Under the cache's lock like every other git command on the bare repository: a
+		// `worktree remove` racing another job's `worktree prune`/`add` on the same repository
+		// made that job's checkout fail now and then. A fresh context: cleanup also runs when the
+		// job's context has ended.
+		if unlock, err := lockFile(bare + ".lock"); err == nil {
+			defer unlock()
+		}
 		git(context.Background(), bare, "worktree", "remove", "--force", dir)
 		os.RemoveAll(dir)
 	}
