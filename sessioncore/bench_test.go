@@ -131,6 +131,7 @@ func BenchmarkCall(b *testing.B) {
 			var g atomic.Int64
 			var failed atomic.Int64
 			b.SetParallelism(max(1, n/runtime.GOMAXPROCS(0)))
+			b.ResetTimer() // not the registry's setup
 			b.RunParallel(func(pb *testing.PB) {
 				i := int(g.Add(1))
 				for pb.Next() {
@@ -208,6 +209,7 @@ func BenchmarkCast(b *testing.B) {
 			} else {
 				var g atomic.Int64
 				b.SetParallelism(max(1, n/runtime.GOMAXPROCS(0)))
+				b.ResetTimer() // not the registry's setup
 				b.RunParallel(func(pb *testing.PB) {
 					i := int(g.Add(1))
 					for pb.Next() {
@@ -232,11 +234,13 @@ func BenchmarkCast(b *testing.B) {
 	b.Run("op=enqueue_busy", benchCastEnqueueBusy)
 }
 
-// blockingHandler blocks a "block" call until block is closed and ignores casts.
-type blockingHandler struct{ block chan struct{} }
+// blockingHandler blocks a "block" call until block is closed (after signalling entered) and
+// ignores casts.
+type blockingHandler struct{ block, entered chan struct{} }
 
 func (h *blockingHandler) HandleCall(_ context.Context, msg any) (any, error) {
 	if msg == "block" {
+		h.entered <- struct{}{}
 		<-h.block
 	}
 	return nil, nil
@@ -251,7 +255,7 @@ func (h *blockingHandler) Terminate(error) {}
 func benchCastEnqueueBusy(b *testing.B) {
 	b.ReportAllocs()
 	const batch = 50_000
-	h := &blockingHandler{}
+	h := &blockingHandler{entered: make(chan struct{}, 1)}
 	r := benchRegistry(b, Config{MailboxSize: batch, Handlers: map[string]HandlerFactory{"h": func(string, any) (Handler, error) { return h, nil }}})
 	s, err := r.Start(context.Background(), Spec{Key: "busy", Handler: "h"})
 	if err != nil {
@@ -261,15 +265,9 @@ func benchCastEnqueueBusy(b *testing.B) {
 	hold := func() {
 		h.block = make(chan struct{})
 		blocked.Go(func() { _, _ = s.Call(context.Background(), "block") })
-		for { // wait until the blocking call owns the session
-			s.mu.Lock()
-			busy := s.busy
-			s.mu.Unlock()
-			if busy {
-				return
-			}
-			runtime.Gosched()
-		}
+		// Wait until the handler runs the blocking call: the call is out of the mailbox (a
+		// user handler's call is queued and run on a goroutine of its own).
+		<-h.entered
 	}
 	release := func() {
 		close(h.block)
