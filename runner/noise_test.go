@@ -20,7 +20,8 @@ import (
 //     (`--save-baseline main`, then `--baseline main`), which compares two moments of the
 //     machine as much as two versions of the code.
 //
-// BENCHD_AA_COUNT overrides the suite's count (samples per side).
+// BENCHD_AA_COUNT overrides the suite's count (samples per side); BENCHD_AA_ALPHA=A also
+// judges the same samples at significance level A and reports both.
 // BENCHD_AA=quick measures the session core's quick suite (../benchd.yaml) in a temporary copy;
 // BENCHD_AA=fixture the runner's small fixture module. It fails when the interleaved design
 // flags more than 1% of its comparisons (the target); the stored figure is reported only,
@@ -69,6 +70,15 @@ func TestAANoise(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	alt := 0.0
+	if s := os.Getenv("BENCHD_AA_ALPHA"); s != "" {
+		a, err := strconv.ParseFloat(s, 64)
+		if err != nil || a <= 0 || a >= 1 {
+			t.Fatalf("BENCHD_AA_ALPHA=%q: want a number in (0, 1)", s)
+		}
+		alt = a
+	}
+	altFlagged := map[string]int{}
 	// count judges new against old and returns how many comparisons were judged (a known
 	// direction, samples on both sides) and how many of those were flagged either way.
 	count := func(design string, round int, old, new *Set) (judged, regressed, improved int) {
@@ -79,6 +89,18 @@ func TestAANoise(t *testing.T) {
 		old.SetUnits(proj.Units)
 		new.SetUnits(proj.Units)
 		cmps := CompareSets(old, new, proj.Options)
+		// The same samples judged at a stricter alpha, when BENCHD_AA_ALPHA asks (a
+		// same-run comparison of the two settings).
+		if alt > 0 {
+			ao := proj.Options
+			ao.Alpha = alt
+			for _, v := range rules.Evaluate(CompareSets(old, new, ao), ao) {
+				if v.Status == StatusRegressed || v.Status == StatusImproved {
+					altFlagged[design]++
+					t.Logf("%s round %d: at alpha %g: %s %s %s: %s", design, round, alt, v.Name, v.Unit, v.Status, v.Note)
+				}
+			}
+		}
 		for i, v := range rules.Evaluate(cmps, proj.Options) {
 			c := cmps[i]
 			if c.Old.N == 0 || c.New.N == 0 || c.Better == DirUnknown {
@@ -126,6 +148,11 @@ func TestAANoise(t *testing.T) {
 		which, rounds, time.Since(start).Round(time.Second),
 		inter.regressed, inter.improved, inter.judged, pct(inter.regressed+inter.improved, inter.judged),
 		stored.regressed, stored.improved, stored.judged, pct(stored.regressed+stored.improved, stored.judged))
+	if alt > 0 {
+		t.Logf("the same samples at alpha %g: interleaved %d of %d flagged (%.1f%%), stored %d of %d (%.1f%%)", alt,
+			altFlagged["interleaved"], inter.judged, pct(altFlagged["interleaved"], inter.judged),
+			altFlagged["stored"], stored.judged, pct(altFlagged["stored"], stored.judged))
+	}
 	if pct(inter.regressed+inter.improved, inter.judged) > 1 {
 		t.Errorf("interleaved A/A flagged %.1f%% of comparisons, target ≤ 1%%", pct(inter.regressed+inter.improved, inter.judged))
 	}
