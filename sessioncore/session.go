@@ -202,10 +202,14 @@ func (s *Session) Call(ctx context.Context, msg any) (any, error) {
 	s.pushLocked(envelope{msg: msg, w: w})
 	sched := !s.busy
 	s.busy = true
+	if sched {
+		// Counted under the session's lock: Close ends this session (taking the lock) before
+		// it waits for the registry's goroutines, so the count is up before that wait.
+		r.wg.Add(1)
+	}
 	s.mu.Unlock()
 	s.Touch()
 	if sched {
-		r.wg.Add(1)
 		go r.drainCall(s)
 	}
 	var timeout <-chan time.Time
