@@ -84,6 +84,8 @@ type Registry struct {
 	limiter gcra
 
 	runq   chan *Session
+	spare  chan *Session // unbuffered: a parked call goroutine takes its next session here
+	parked atomic.Int32  // call goroutines parked on spare
 	stop   chan struct{}
 	wg     sync.WaitGroup
 	closed atomic.Bool
@@ -109,6 +111,7 @@ func New(cfg Config) (*Registry, error) {
 		life:    int64(cfg.Lifetime),
 		max:     int64(cfg.MaxSessions),
 		runq:    make(chan *Session, 4096),
+		spare:   make(chan *Session),
 		stop:    make(chan struct{}),
 	}
 	for name, f := range cfg.Handlers {
@@ -181,6 +184,45 @@ func (r *Registry) worker() {
 					return
 				}
 			}
+		}
+	}
+}
+
+// maxSpareCallers bounds the call goroutines kept parked between calls.
+const maxSpareCallers = 16
+
+// goCall runs s's mailbox, which holds a call, on a goroutine of its own (a call to a user
+// handler must be interruptible by the caller's timeout, so it never waits for a shared
+// worker that another handler may block): a parked one when one waits, else a new one.
+// Note: Go has no goroutine cache; waking a parked goroutine costs a channel hand-off,
+// starting one also a stack and its scheduling, which was most of a call's round trip.
+// The caller has counted the task in r.wg.
+func (r *Registry) goCall(s *Session) {
+	select {
+	case r.spare <- s:
+	default:
+		r.wg.Add(1) // the goroutine's own life, so that Close waits for it to exit
+		go r.caller(s)
+	}
+}
+
+// caller drains s, then parks for the next session of goCall while fewer than
+// maxSpareCallers are parked, until the registry stops.
+func (r *Registry) caller(s *Session) {
+	defer r.wg.Done()
+	for {
+		s.drain()
+		r.wg.Done() // the task
+		if r.parked.Add(1) > maxSpareCallers {
+			r.parked.Add(-1)
+			return
+		}
+		select {
+		case s = <-r.spare:
+			r.parked.Add(-1)
+		case <-r.stop:
+			r.parked.Add(-1)
+			return
 		}
 	}
 }

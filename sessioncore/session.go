@@ -210,7 +210,7 @@ func (s *Session) Call(ctx context.Context, msg any) (any, error) {
 	s.mu.Unlock()
 	s.Touch()
 	if sched {
-		go r.drainCall(s)
+		r.goCall(s)
 	}
 	var timeout <-chan time.Time
 	if _, ok := ctx.Deadline(); !ok {
@@ -245,11 +245,6 @@ func (s *Session) Call(ctx context.Context, msg any) (any, error) {
 		hook(s.id, time.Since(t0), res.err)
 	}
 	return res.reply, res.err
-}
-
-func (r *Registry) drainCall(s *Session) {
-	defer r.wg.Done()
-	s.drain()
 }
 
 // Cast queues msg for the session's HandleCast and returns at once. It returns ErrMailboxFull
