@@ -37,6 +37,43 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
+// launcher returns a command that runs this test binary as a launcher of dataDir.
+func launcher(dataDir string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), helperEnv+"="+dataDir)
+	return cmd
+}
+
+// launch starts a launcher command of dataDir and returns the URL it prints. When the test
+// ends the launcher is killed (SIGKILL), if the test has not done so, and its server is given
+// time to go with it before t.TempDir's cleanup removes the files.
+func launch(t *testing.T, cmd *exec.Cmd, dataDir string) string {
+	t.Helper()
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	serverPid := 0
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		for deadline := time.Now().Add(20 * time.Second); serverPid > 0 && isPostgres(serverPid) && time.Now().Before(deadline); {
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "URL ") {
+		t.Fatalf("launcher: got %q, %v, want a URL line", line, err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dataDir, "postmaster.pid")); err == nil {
+		serverPid, _ = strconv.Atoi(strings.SplitN(string(b), "\n", 2)[0])
+	}
+	return strings.TrimSpace(strings.TrimPrefix(line, "URL "))
+}
+
 // traversableTempDir returns a temporary directory the postgres user can reach when the
 // tests run as root (t.TempDir is 0700).
 func traversableTempDir(t *testing.T) string {
@@ -149,22 +186,8 @@ func TestRestartKeepsData(t *testing.T) {
 func TestSurvivesSIGKILL(t *testing.T) {
 	skipWithoutBinaries(t)
 	dir := filepath.Join(traversableTempDir(t), "pgdata")
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), helperEnv+"="+dir)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil || !strings.HasPrefix(line, "URL ") {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		t.Fatalf("helper: got %q, %v, want a URL line", line, err)
-	}
-	url := strings.TrimSpace(strings.TrimPrefix(line, "URL "))
+	cmd := launcher(dir)
+	url := launch(t, cmd, dir)
 	exec1(t, url, "CREATE TABLE kept (x int); INSERT INTO kept VALUES (1), (2), (3)")
 
 	pidBytes, err := os.ReadFile(filepath.Join(dir, "postmaster.pid"))
@@ -282,21 +305,7 @@ func nopLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 func TestSharesRunningCluster(t *testing.T) {
 	skipWithoutBinaries(t)
 	dir := filepath.Join(traversableTempDir(t), "pgdata")
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), helperEnv+"="+dir)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil || !strings.HasPrefix(line, "URL ") {
-		t.Fatalf("helper: got %q, %v, want a URL line", line, err)
-	}
-	ownerURL := strings.TrimSpace(strings.TrimPrefix(line, "URL "))
+	ownerURL := launch(t, launcher(dir), dir)
 	exec1(t, ownerURL, "CREATE TABLE shared (x int); INSERT INTO shared VALUES (1)")
 
 	c, err := Start(context.Background(), Config{DataDir: dir, Database: "other"})
@@ -347,32 +356,12 @@ func TestStartsAsNormalUser(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(home, "pgdata")
-	cmd := exec.Command(bin, "-test.run=^$")
+	cmd := launcher(dir)
+	cmd.Path, cmd.Args[0] = bin, bin
 	cmd.Dir = home
-	cmd.Env = append(os.Environ(), helperEnv+"="+dir, "HOME="+home, "TMPDIR=/tmp")
+	cmd.Env = append(cmd.Env, "HOME="+home, "TMPDIR=/tmp")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), NoSetGroups: true}}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil || !strings.HasPrefix(line, "URL ") {
-		t.Fatalf("launcher as nobody: got %q, %v, want a URL line", line, err)
-	}
-	// Let the server go with its killed launcher before t.TempDir's cleanup removes its files.
-	if b, err := os.ReadFile(filepath.Join(dir, "postmaster.pid")); err == nil {
-		serverPid, _ := strconv.Atoi(strings.SplitN(string(b), "\n", 2)[0])
-		t.Cleanup(func() {
-			for deadline := time.Now().Add(20 * time.Second); processAlive(serverPid) && time.Now().Before(deadline); {
-				time.Sleep(20 * time.Millisecond)
-			}
-		})
-	}
-	url := strings.TrimSpace(strings.TrimPrefix(line, "URL "))
+	url := launch(t, cmd, dir)
 	exec1(t, url, "CREATE TABLE t (x int); INSERT INTO t VALUES (1)")
 	if got := count(t, url, "t"); got != 1 {
 		t.Errorf("for rows, got %d, want 1", got)
