@@ -13,10 +13,8 @@ import (
 
 // plainSession is the 48 B value of ANCHORS.md's registry building blocks.
 type plainSession struct {
-	id                  string
-	state               int64
-	created, lastActive int64
-	_                   [8]byte
+	id string
+	_  [4]int64 // state, created, last active, padding: only the size matters here
 }
 
 type baselineMap interface {
