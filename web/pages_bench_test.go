@@ -148,10 +148,30 @@ func BenchmarkPages(b *testing.B) {
 		b.ReportMetric(float64(assets), "B/assets")
 		b.ReportMetric(float64(assetsGz), "B/assets-gz")
 	}
-	b.Run(fmt.Sprintf("page=dashboard/benchmarks=%d/runs=%d", scaleBenchmarks, scaleRuns), func(b *testing.B) {
-		get(b, scaleServer(b), "/?project=sessioncore&branch=main")
-	})
-	b.Run(fmt.Sprintf("page=benchmark/points=%d", scaleRuns), func(b *testing.B) {
-		get(b, scaleServer(b), "/benchmark?"+url.Values{"project": {"sessioncore"}, "branch": {"main"}, "testbed": {"bench"}, "name": {"Op/case=7"}, "unit": {"sec/op"}}.Encode())
-	})
+	// getGzip fetches the page as a browser does (gzip), so the compression's cost shows beside
+	// the plain rendering; B/sent is what goes over the wire.
+	getGzip := func(b *testing.B, s *Server, path string) {
+		b.Helper()
+		var sent int
+		b.ReportAllocs()
+		for b.Loop() {
+			req := httptest.NewRequest("GET", path, nil)
+			req.Header.Set("Accept-Encoding", "gzip")
+			rec := httptest.NewRecorder()
+			s.ServeHTTP(rec, req)
+			if rec.Code != 200 || rec.Header().Get("Content-Encoding") != "gzip" {
+				b.Fatalf("GET %s accepting gzip: %d, Content-Encoding %q", path, rec.Code, rec.Header().Get("Content-Encoding"))
+			}
+			sent = rec.Body.Len()
+		}
+		b.ReportMetric(float64(sent), "B/sent")
+	}
+	dashboard := fmt.Sprintf("page=dashboard/benchmarks=%d/runs=%d", scaleBenchmarks, scaleRuns)
+	dashboardPath := "/?project=sessioncore&branch=main"
+	benchmark := fmt.Sprintf("page=benchmark/points=%d", scaleRuns)
+	benchmarkPath := "/benchmark?" + url.Values{"project": {"sessioncore"}, "branch": {"main"}, "testbed": {"bench"}, "name": {"Op/case=7"}, "unit": {"sec/op"}}.Encode()
+	b.Run(dashboard, func(b *testing.B) { get(b, scaleServer(b), dashboardPath) })
+	b.Run(dashboard+"/enc=gzip", func(b *testing.B) { getGzip(b, scaleServer(b), dashboardPath) })
+	b.Run(benchmark, func(b *testing.B) { get(b, scaleServer(b), benchmarkPath) })
+	b.Run(benchmark+"/enc=gzip", func(b *testing.B) { getGzip(b, scaleServer(b), benchmarkPath) })
 }

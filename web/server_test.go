@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -194,4 +195,59 @@ func percentile(ds []time.Duration, q float64) time.Duration {
 	}
 	slices.Sort(ds)
 	return ds[int(q*float64(len(ds)-1))]
+}
+
+// TestPagesAndAPIAreGzipped: a client that accepts gzip gets pages, API replies and error
+// pages compressed, with the same content; one that does not gets them plain.
+func TestPagesAndAPIAreGzipped(t *testing.T) {
+	e := newEnv(t, Config{}, nil)
+	seedRegression(t, e)
+	// get fetches path with the token, without the client's transparent decompression.
+	get := func(path, acceptEncoding string) (status int, encoding, body string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", e.ts.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+e.token)
+		req.Header.Set("Accept-Encoding", acceptEncoding)
+		res, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var r io.Reader = res.Body
+		if res.Header.Get("Content-Encoding") == "gzip" {
+			if r, err = gzip.NewReader(res.Body); err != nil {
+				t.Fatalf("GET %s: gzip: %v", path, err)
+			}
+		}
+		b, err := io.ReadAll(r)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		return res.StatusCode, res.Header.Get("Content-Encoding"), string(b)
+	}
+	for _, tc := range []struct {
+		path   string
+		status int
+		want   string
+	}{
+		{"/", 200, "<html"},
+		{"/runs", 200, "<html"},
+		{"/api/v1/projects/sessioncore/runs", 200, `"runs"`},
+		{"/runs/999999", 404, "404"},
+	} {
+		status, enc, plain := get(tc.path, "identity")
+		if status != tc.status || enc != "" || !strings.Contains(plain, tc.want) {
+			t.Errorf("GET %s without gzip: got %d, Content-Encoding %q; want %d, plain, containing %q", tc.path, status, enc, tc.status, tc.want)
+		}
+		status, enc, body := get(tc.path, "gzip")
+		// Error pages name their request id: compare the rest.
+		rid := regexp.MustCompile(`Request id <code>[^<]*</code>`)
+		body, plain = rid.ReplaceAllString(body, ""), rid.ReplaceAllString(plain, "")
+		if status != tc.status || body != plain {
+			t.Errorf("GET %s accepting gzip: got %d and %d bytes, want %d and the same %d bytes as plain", tc.path, status, len(body), tc.status, len(plain))
+		}
+		if len(plain) > 2048 && enc != "gzip" {
+			t.Errorf("GET %s accepting gzip: a %d-byte reply came with Content-Encoding %q, want gzip", tc.path, len(plain), enc)
+		}
+	}
 }
