@@ -31,41 +31,12 @@ func TestAANoise(t *testing.T) {
 	if which == "" {
 		t.Skip("set BENCHD_AA=quick (the session core's quick suite, minutes) or BENCHD_AA=fixture to measure the A/A noise figure")
 	}
-	rounds := 5
-	if s := os.Getenv("BENCHD_AA_ROUNDS"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			t.Fatalf("BENCHD_AA_ROUNDS=%q: want a positive integer", s)
-		}
-		rounds = n
-	}
-	var dir string
-	var cfg RunConfig
-	proj := DefaultProject()
-	switch which {
-	case "quick":
-		p, err := LoadProject("../benchd.yaml")
-		if err != nil {
-			t.Fatal(err)
-		}
-		proj = p
-		dir = copySessionCore(t)
-		q := proj.Suites["quick"]
-		cfg = RunConfig{Dir: dir, Package: q.Package, Bench: q.Bench, Count: q.Count, Benchtime: q.Benchtime, Timeout: q.Timeout}
-	case "fixture":
-		dir = copyFixture(t)
+	rounds := envPositive(t, "BENCHD_AA_ROUNDS", 5)
+	proj, cfg := measuredSuite(t, "BENCHD_AA", which)
+	if which == "fixture" {
 		proj.Units["bytes/s"] = HigherBetter
-		cfg = RunConfig{Dir: dir, Package: ".", Count: 6, Benchtime: "20ms"}
-	default:
-		t.Fatalf("BENCHD_AA=%q: want quick or fixture", which)
 	}
-	if s := os.Getenv("BENCHD_AA_COUNT"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			t.Fatalf("BENCHD_AA_COUNT=%q: want a positive integer", s)
-		}
-		cfg.Count = n
-	}
+	cfg.Count = envPositive(t, "BENCHD_AA_COUNT", cfg.Count)
 	rules, err := NewRules(proj.Thresholds)
 	if err != nil {
 		t.Fatal(err)
@@ -240,4 +211,39 @@ func gitCommitAll(t *testing.T, dir, msg string) {
 			t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
 	}
+}
+
+// envPositive returns the positive integer in the environment variable name, or def when it
+// is unset; anything else fails the test.
+func envPositive(t *testing.T, name string, def int) int {
+	t.Helper()
+	s := os.Getenv(name)
+	if s == "" {
+		return def
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		t.Fatalf("%s=%q: want a positive integer", name, s)
+	}
+	return n
+}
+
+// measuredSuite returns the project and the run configuration of the suite an opt-in
+// measurement names in the environment variable env: "quick", the session core's quick suite
+// (../benchd.yaml) in a temporary copy, or "fixture", the runner's fixture module.
+func measuredSuite(t *testing.T, env, which string) (*Project, RunConfig) {
+	t.Helper()
+	switch which {
+	case "quick":
+		proj, err := LoadProject("../benchd.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := proj.Suites["quick"]
+		return proj, RunConfig{Dir: copySessionCore(t), Package: q.Package, Bench: q.Bench, Count: q.Count, Benchtime: q.Benchtime, Timeout: q.Timeout}
+	case "fixture":
+		return DefaultProject(), RunConfig{Dir: copyFixture(t), Package: ".", Count: 6, Benchtime: "20ms"}
+	}
+	t.Fatalf("%s=%q: want quick or fixture", env, which)
+	return nil, RunConfig{}
 }

@@ -28,30 +28,8 @@ func TestRunnerOverhead(t *testing.T) {
 	if which == "" {
 		t.Skip("set BENCHD_OVERHEAD=quick (the session core's quick suite, minutes) or BENCHD_OVERHEAD=fixture to measure the runner's overhead")
 	}
-	rounds := 6
-	if s := os.Getenv("BENCHD_OVERHEAD_ROUNDS"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			t.Fatalf("BENCHD_OVERHEAD_ROUNDS=%q: want a positive integer", s)
-		}
-		rounds = n
-	}
-	proj := DefaultProject()
-	var cfg RunConfig
-	switch which {
-	case "quick":
-		p, err := LoadProject("../benchd.yaml")
-		if err != nil {
-			t.Fatal(err)
-		}
-		proj = p
-		q := proj.Suites["quick"]
-		cfg = RunConfig{Dir: copySessionCore(t), Package: q.Package, Bench: q.Bench, Count: q.Count, Benchtime: q.Benchtime, Timeout: q.Timeout}
-	case "fixture":
-		cfg = RunConfig{Dir: copyFixture(t), Package: ".", Count: 6, Benchtime: "20ms"}
-	default:
-		t.Fatalf("BENCHD_OVERHEAD=%q: want quick or fixture", which)
-	}
+	rounds := envPositive(t, "BENCHD_OVERHEAD_ROUNDS", 6)
+	proj, cfg := measuredSuite(t, "BENCHD_OVERHEAD", which)
 	cfg = cfg.withDefaults()
 	rules, err := NewRules(proj.Thresholds)
 	if err != nil {
