@@ -22,12 +22,7 @@ func TestMigrateAndTokenCommands(t *testing.T) {
 	if _, err := embedpg.FindBinDir(""); err != nil {
 		t.Skip("no PostgreSQL server binaries:", err)
 	}
-	dataDir := t.TempDir()
-	for _, d := range []string{dataDir, filepath.Dir(dataDir)} {
-		if err := os.Chmod(d, 0o755); err != nil { // the postgres user must reach it as root
-			t.Fatal(err)
-		}
-	}
+	dataDir := reachableDataDir(t)
 	benchd := func(args ...string) (string, error) {
 		t.Helper()
 		var out, errOut bytes.Buffer
@@ -74,18 +69,10 @@ func TestMigrateAndTokenCommands(t *testing.T) {
 	for _, bad := range [][]string{{"migrate"}, {"migrate", "sideways"}, {"token", "create"}, {"migrate", "down", "--steps", "0"}} {
 		_, err := benchd(bad...)
 		var ec exitCoder
-		if err == nil || !asExitCoder(err, &ec) || ec.ExitCode() != 2 {
+		if err == nil || !errors.As(err, &ec) || ec.ExitCode() != 2 {
 			t.Errorf("benchd %s: got %v, want a usage error (exit 2)", strings.Join(bad, " "), err)
 		}
 	}
-}
-
-func asExitCoder(err error, target *exitCoder) bool {
-	ec, ok := err.(exitCoder)
-	if ok {
-		*target = ec
-	}
-	return ok
 }
 
 // TestOpenDatabase: the private cluster is migrated by openDatabase itself and keeps its data
@@ -95,12 +82,7 @@ func TestOpenDatabase(t *testing.T) {
 	if _, err := embedpg.FindBinDir(""); err != nil {
 		t.Skip("no PostgreSQL server binaries:", err)
 	}
-	dataDir := t.TempDir()
-	for _, d := range []string{dataDir, filepath.Dir(dataDir)} {
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dataDir := reachableDataDir(t)
 	ctx := context.Background()
 	logger := slog.New(slog.DiscardHandler)
 	store, closeDB, err := openDatabase(ctx, "", dataDir, logger)
@@ -139,4 +121,17 @@ func TestOpenDatabase(t *testing.T) {
 	if _, _, err := openDatabase(ctx, url+"&search_path=unmigrated", "", logger); !errors.Is(err, db.ErrStaleSchema) {
 		t.Errorf("openDatabase on an unmigrated server schema: got %v, want ErrStaleSchema", err)
 	}
+}
+
+// reachableDataDir returns a temporary data directory the postgres user can reach when the
+// tests run as root (t.TempDir and its parent are 0700).
+func reachableDataDir(t *testing.T) string {
+	t.Helper()
+	dataDir := t.TempDir()
+	for _, d := range []string{dataDir, filepath.Dir(dataDir)} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dataDir
 }

@@ -3,11 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -37,18 +36,10 @@ func TestServeConfigValidation(t *testing.T) {
 			getenv: func(k string) string { return tc.env[k] }}
 		err := run(context.Background(), append([]string{"serve", "--data-dir", t.TempDir()}, tc.args...), env)
 		var ec exitCoder
-		if err == nil || !strings.Contains(err.Error(), tc.want) || !asExit(err, &ec) || ec.ExitCode() != 2 {
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.As(err, &ec) || ec.ExitCode() != 2 {
 			t.Errorf("for serve %v %v, got %v, want a usage error mentioning %q", tc.args, tc.env, err, tc.want)
 		}
 	}
-}
-
-func asExit(err error, ec *exitCoder) bool {
-	e, ok := err.(exitCoder)
-	if ok {
-		*ec = e
-	}
-	return ok
 }
 
 // TestServeStartsAndStops starts `benchd serve` on the embedded PostgreSQL, checks the
@@ -58,12 +49,7 @@ func TestServeStartsAndStops(t *testing.T) {
 	if _, err := embedpg.FindBinDir(""); err != nil {
 		t.Skip("no PostgreSQL server binaries:", err)
 	}
-	dataDir := t.TempDir()
-	for _, d := range []string{dataDir, filepath.Dir(dataDir)} {
-		if err := os.Chmod(d, 0o755); err != nil { // the postgres user must reach it as root
-			t.Fatal(err)
-		}
-	}
+	dataDir := reachableDataDir(t)
 	addrs := make(chan net.Addr, 1)
 	onListen = func(a net.Addr) { addrs <- a }
 	defer func() { onListen = nil }()
