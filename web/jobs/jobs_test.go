@@ -283,19 +283,7 @@ func TestTwoWorkersTwentyJobs(t *testing.T) {
 		}
 	}
 	for _, name := range []string{"a", "b"} {
-		w := &Worker{Ingester: web.NewIngester(h.d.Store, nil, nil), Repos: &RepoCache{Dir: t.TempDir()}, Testbed: "test", Run: fake(name)}
-		c, err := NewClient(h.pool, Config{Concurrency: 2, JobTimeout: time.Minute, FetchPollInterval: 200 * time.Millisecond}, w, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := c.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-		defer func() {
-			sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer scancel()
-			c.Stop(sctx)
-		}()
+		h.startWorker(t, ctx, Config{Concurrency: 2, JobTimeout: time.Minute}, fake(name))
 	}
 	deadline := time.Now().Add(90 * time.Second)
 	var done int
@@ -337,4 +325,25 @@ func TestTwoWorkersTwentyJobs(t *testing.T) {
 		t.Errorf("got %d distinct idempotency keys, want 20", len(keys))
 	}
 	t.Logf("jobs per worker: %v", worked)
+}
+
+// startWorker starts a worker (a River client with its own repository cache, as on another
+// machine) whose suites run with run, polling every 200 ms; it is stopped when the test ends.
+func (h *harness) startWorker(t *testing.T, ctx context.Context, cfg Config, run func(context.Context, runner.RunConfig) (*runner.RunResult, error)) *river.Client[pgx.Tx] {
+	t.Helper()
+	w := &Worker{Ingester: web.NewIngester(h.d.Store, nil, nil), Repos: &RepoCache{Dir: t.TempDir()}, Testbed: "test", Run: run}
+	cfg.FetchPollInterval = 200 * time.Millisecond
+	c, err := NewClient(h.pool, cfg, w, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer scancel()
+		c.Stop(sctx)
+	})
+	return c
 }

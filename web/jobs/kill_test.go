@@ -104,19 +104,7 @@ func TestKilledWorkerJobRunsElsewhere(t *testing.T) {
 		set, err := runner.Parse(strings.NewReader("goos: linux\ngoarch: amd64\nBenchmarkSum-2 100 5 ns/op\nBenchmarkSum-2 100 6 ns/op\n"), "fake")
 		return &runner.RunResult{New: set}, err
 	}
-	w := &Worker{Ingester: web.NewIngester(h.d.Store, nil, nil), Repos: &RepoCache{Dir: t.TempDir()}, Testbed: "test", Run: fake}
-	c, err := NewClient(h.pool, Config{JobTimeout: 2 * time.Second, RescueAfter: 3 * time.Second, FetchPollInterval: 200 * time.Millisecond}, w, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer scancel()
-		c.Stop(sctx)
-	}()
+	h.startWorker(t, ctx, Config{JobTimeout: 2 * time.Second, RescueAfter: 3 * time.Second}, fake)
 	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
 		h.pool.QueryRow(ctx, "SELECT state FROM river_job").Scan(&state)
@@ -151,14 +139,7 @@ func TestShutdownReleasesRunningJob(t *testing.T) {
 		<-ctx.Done()
 		return nil, ctx.Err()
 	}
-	w1 := &Worker{Ingester: web.NewIngester(h.d.Store, nil, nil), Repos: &RepoCache{Dir: t.TempDir()}, Testbed: "test", Run: hang}
-	c1, err := NewClient(h.pool, Config{JobTimeout: time.Minute, FetchPollInterval: 200 * time.Millisecond}, w1, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c1.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
+	c1 := h.startWorker(t, ctx, Config{JobTimeout: time.Minute}, hang)
 	select {
 	case <-started:
 	case <-time.After(60 * time.Second):
@@ -182,19 +163,7 @@ func TestShutdownReleasesRunningJob(t *testing.T) {
 		set, err := runner.Parse(strings.NewReader("goos: linux\ngoarch: amd64\nBenchmarkSum-2 100 5 ns/op\n"), "fake")
 		return &runner.RunResult{New: set}, err
 	}
-	w2 := &Worker{Ingester: web.NewIngester(h.d.Store, nil, nil), Repos: &RepoCache{Dir: t.TempDir()}, Testbed: "test", Run: fake}
-	c2, err := NewClient(h.pool, Config{JobTimeout: time.Minute, FetchPollInterval: 200 * time.Millisecond}, w2, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c2.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer scancel()
-		c2.Stop(sctx)
-	}()
+	h.startWorker(t, ctx, Config{JobTimeout: time.Minute}, fake)
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) && state != "completed" {
 		time.Sleep(200 * time.Millisecond)
