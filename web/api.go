@@ -147,18 +147,13 @@ func (s *Server) postRun(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	rep, created, err := s.ingest.Ingest(c.Request().Context(), project, in)
+	rep, created, err := s.submit(c.Request().Context(), project, in)
 	if err != nil {
 		return err
 	}
 	status := http.StatusCreated
 	if !created {
 		status = http.StatusOK
-	} else if s.jobs != nil {
-		if err := s.jobs.EnqueueChangePoints(c.Request().Context(), rep.RunID); err != nil {
-			// The run is stored; only the change-point rule is skipped for it.
-			s.log.WarnContext(c.Request().Context(), "queueing change-point rule", "run_id", rep.RunID, "error", err.Error())
-		}
 	}
 	c.Response().Header().Set("Location", rep.URL)
 	return c.JSON(status, rep)
@@ -362,7 +357,7 @@ func (s *Server) putBaseline(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		rep, _, err := s.ingest.Ingest(req.Context(), project, in)
+		rep, _, err := s.submit(req.Context(), project, in)
 		if err != nil {
 			return err
 		}
