@@ -30,6 +30,7 @@ func (s *Server) apiRoutes(g *echo.Group) {
 	p.GET("/runs", s.listRuns)
 	p.GET("/runs/:id", s.getRun)
 	p.GET("/history", s.getHistory)
+	p.GET("/dashboard", s.getDashboard)
 	p.GET("/baselines", s.listBaselines)
 	// A baseline name may hold "/" ("release/1.2"): sent as is or escaped (%2F).
 	p.GET("/baselines/*", s.getBaseline)
