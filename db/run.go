@@ -121,6 +121,9 @@ type Result struct {
 	Summary runner.Summary
 	// Verdict is the judgement stored with the result (nil when it was stored without one).
 	Verdict *runner.Verdict
+	// BaselineSamples are the samples of the baseline side measured interleaved with this
+	// result, index-paired with Samples (nil when the run was not measured interleaved).
+	BaselineSamples []float64
 }
 
 type configJSON struct {
@@ -298,7 +301,7 @@ func (s *Store) Results(ctx context.Context, runID int64) ([]Result, error) {
 	for i, r := range rows {
 		out[i] = Result{ID: r.ID, RunID: r.RunID,
 			Result:  runner.Result{Name: r.Name, Procs: int(r.Procs), Unit: r.Unit, Better: runner.Direction(r.Better), Samples: r.Samples},
-			Summary: runner.Summary{Median: r.Median, N: int(r.N)}}
+			Summary: runner.Summary{Median: r.Median, N: int(r.N)}, BaselineSamples: r.BaselineSamples}
 		out[i].Summary.Lo, out[i].Summary.Hi = ciFrom(r.CiLo, r.CiHi)
 		if r.VerdictStatus.Valid {
 			out[i].Verdict = &runner.Verdict{Name: r.Name, Unit: r.Unit, Status: runner.Status(r.VerdictStatus.String),
