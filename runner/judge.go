@@ -387,14 +387,31 @@ func decideAlerts(verdicts []Verdict, where []changeAt, open []OpenAlert) []Aler
 			}
 		}
 		for _, f := range []string{"shift", "upper", "lower", "scaling"} {
-			if f == firing {
+			if f == firing || !where[i].measured {
 				continue
 			}
 			for _, a := range byFam[fam{v.Name, v.Unit, f}] {
-				if where[i].measured && backWithin(a, v) {
+				switch {
+				case backWithin(a, v):
 					out = append(out, AlertChange{Action: AlertResolve, ID: a.ID, Verdict: v})
+				case f == "shift":
+					// Not flagged against this run's baseline (a history that moved with the
+					// change), but still worse than before the change: it still shows it.
+					out = append(out, AlertChange{Action: AlertUpdate, ID: a.ID, Verdict: v})
 				}
 			}
+		}
+	}
+	// An update's size is measured from the alert's value before the change.
+	before := map[int64]float64{}
+	for _, a := range open {
+		if alertFamily(a.Rule) == "shift" && a.Baseline != 0 {
+			before[a.ID] = a.Baseline
+		}
+	}
+	for k := range out {
+		if b, ok := before[out[k].ID]; ok && out[k].Action == AlertUpdate {
+			out[k].Verdict.Delta = out[k].Verdict.Value/b - 1
 		}
 	}
 	return out

@@ -1,11 +1,16 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/benchd/benchd/db"
 )
 
 // stepRun is the JSON body of run i (1-based) of the step scenario: Create/n=100 costs 25%
@@ -84,10 +89,11 @@ func TestStepRaisesOneAlertUntilFixed(t *testing.T) {
 				}
 			}
 
-			var alerts []AlertView
-			if status, raw := e.api(t, "GET", "/api/v1/projects/sessioncore/alerts?status=active", e.token, "", "", &alerts); status != 200 {
+			var list struct{ Alerts []AlertView }
+			if status, raw := e.api(t, "GET", "/api/v1/projects/sessioncore/alerts?status=active", e.token, "", "", &list); status != 200 {
 				t.Fatalf("listing alerts: %d %s", status, raw)
 			}
+			alerts := list.Alerts
 			if len(alerts) != 1 {
 				t.Fatalf("after 60 runs, got %d active alerts %+v, want exactly one (Create/n=100 sec/op)", len(alerts), alerts)
 			}
@@ -95,7 +101,7 @@ func TestStepRaisesOneAlertUntilFixed(t *testing.T) {
 			if a.Benchmark != "Create/n=100" || a.Unit != "sec/op" || a.Commit != "c40" || a.LastGoodCommit != "c39" {
 				t.Errorf("got alert %s %s at %s..%s, want Create/n=100 sec/op at c39..c40", a.Benchmark, a.Unit, a.LastGoodCommit, a.Commit)
 			}
-			if a.Runs != 21 || a.Delta < 0.20 || a.Delta > 0.30 || a.LatestDelta < 0 {
+			if a.Runs != 21 || a.LastRunID != last.RunID || a.Delta < 0.20 || a.Delta > 0.30 || a.LatestDelta < 0.20 {
 				t.Errorf("got alert seen in %d runs with delta %+.3f (latest %+.3f), want 21 runs and about +25%%", a.Runs, a.Delta, a.LatestDelta)
 			}
 
@@ -125,8 +131,9 @@ func TestStepRaisesOneAlertUntilFixed(t *testing.T) {
 			for i := 62; i <= 64; i++ {
 				post(i, 61)
 			}
-			if status, _ := e.api(t, "GET", "/api/v1/projects/sessioncore/alerts?status=active", e.token, "", "", &alerts); status != 200 || len(alerts) != 0 {
-				t.Errorf("after the level came back, got %d active alerts %+v, want none", len(alerts), alerts)
+			list.Alerts = nil
+			if status, _ := e.api(t, "GET", "/api/v1/projects/sessioncore/alerts?status=active", e.token, "", "", &list); status != 200 || len(list.Alerts) != 0 {
+				t.Errorf("after the level came back, got %d active alerts %+v, want none", len(list.Alerts), list.Alerts)
 			}
 			if status, _ := e.api(t, "GET", "/api/v1/projects/sessioncore/dashboard?branch=main", e.token, "", "", &dash); status != 200 || len(dash.OpenRegressions) != 0 {
 				t.Errorf("dashboard after the fix: got open regressions %+v, want none", dash.OpenRegressions)
@@ -199,4 +206,49 @@ func scaleCreate(t *testing.T, body string, f float64) string {
 	}
 	b, _ := json.Marshal(m)
 	return string(b)
+}
+
+// TestRunAnsweredWithAnErrorIsNotStored: the last step of storing a judged run (its alert
+// changes) fails; the POST is answered with an error and nothing of the run is stored — the
+// run, its results and its alert changes are one transaction.
+func TestRunAnsweredWithAnErrorIsNotStored(t *testing.T) {
+	e := newEnv(t, Config{}, nil)
+	rng := rand.New(rand.NewPCG(5, 6))
+	post := func(i int) (int, string) {
+		return e.api(t, "POST", "/api/v1/projects/sessioncore/runs", e.token, "application/json", stepRun(t, rng, i, 3, 0, "main"), nil)
+	}
+	for i := 1; i <= 4; i++ { // runs 3 and 4 are slower: an alert is open, and run 5 would update it
+		if status, raw := post(i); status != 201 {
+			t.Fatalf("posting run %d: %d %s", i, status, raw)
+		}
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, e.db.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN RAISE EXCEPTION 'injected failure while updating alerts'; END $$;
+		CREATE TRIGGER refuse BEFORE UPDATE ON alerts FOR EACH ROW EXECUTE FUNCTION refuse();`); err != nil {
+		t.Fatal(err)
+	}
+	before, err := e.db.Store.ListRuns(ctx, db.RunFilter{Project: "sessioncore"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, raw := post(5); status < 500 {
+		t.Fatalf("with the alert update failing, got %d %s, want an error answer", status, raw)
+	}
+	after, err := e.db.Store.ListRuns(ctx, db.RunFilter{Project: "sessioncore"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after) != len(before) {
+		t.Errorf("got %d runs after a POST answered with an error, want %d: the run was stored anyway", len(after), len(before))
+	}
+	alerts, err := e.db.Store.ListAlerts(ctx, db.AlertFilter{Project: "sessioncore", Status: db.AlertActive})
+	if err != nil || len(alerts) != 1 || alerts[0].Runs != 2 {
+		t.Errorf("got alerts %+v (%v), want the one alert of runs 3–4, untouched", alerts, err)
+	}
 }
