@@ -308,11 +308,12 @@ func (s *Store) startPoint(ctx context.Context, q *dbsqlc.Queries, ids dbsqlc.Se
 			return nil, mapError(err, "recording the start point of branch %q", sub.Branch)
 		}
 	}
+	implicit := false
 	if sp.Branch == "" {
 		if !noHistory || sub.Branch == DefaultBranch {
 			return nil, nil
 		}
-		sp.Branch = DefaultBranch
+		sp.Branch, implicit = DefaultBranch, true
 	}
 	r, err := q.RunStartPoint(ctx, dbsqlc.RunStartPointParams{ProjectID: ids.ProjectID, StartBranch: sp.Branch,
 		TestbedID: ids.TestbedID, StartCommit: sp.Commit, BranchID: ids.BranchID, At: pgTime(dbTime(sub.StartedAt))})
@@ -321,6 +322,13 @@ func (s *Store) startPoint(ctx context.Context, q *dbsqlc.Queries, ids dbsqlc.Se
 	}
 	if err != nil {
 		return nil, mapError(err, "finding the start point %s of branch %q", sp.Branch, sub.Branch)
+	}
+	if implicit {
+		// A new branch that named no start point forked from DefaultBranch: remember it, so
+		// that its later runs are compared with the same fork.
+		if err := q.BranchStartPointSet(ctx, dbsqlc.BranchStartPointSetParams{StartBranch: sp.Branch, StartCommit: r.CommitSha, ID: ids.BranchID}); err != nil {
+			return nil, mapError(err, "recording the start point of branch %q", sub.Branch)
+		}
 	}
 	rs, err := storedResults(ctx, q, r.ID)
 	if err != nil {

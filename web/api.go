@@ -148,7 +148,7 @@ func (s *Server) postRun(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	rep, created, err := s.submit(c.Request().Context(), project, in)
+	rep, created, err := s.submit(c.Request().Context(), project, in, "")
 	if err != nil {
 		return err
 	}
@@ -358,11 +358,15 @@ func (s *Server) putBaseline(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		rep, _, err := s.submit(req.Context(), project, in)
+		// Stored, judged and named in one transaction.
+		if _, _, err := s.submit(req.Context(), project, in, name); err != nil {
+			return err
+		}
+		b, err := s.store.GetBaseline(req.Context(), project, name)
 		if err != nil {
 			return err
 		}
-		runID = rep.RunID
+		return c.JSON(http.StatusOK, BaselineView(b))
 	} else {
 		var body struct {
 			RunID int64 `json:"run_id"`

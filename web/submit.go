@@ -10,14 +10,15 @@ import (
 )
 
 // submit judges and stores a posted run through db.Store.Submit — the one owner of judging a
-// run, which the worker and `benchd run` call alike — and returns the reply. created is false
-// when the idempotency key was used before (the reply is then the first run's).
-func (s *Server) submit(ctx context.Context, project string, in *RunInput) (rep *IngestReply, created bool, err error) {
+// run, which the worker and `benchd run` call alike — and returns the reply; with saveAs the
+// run is named that baseline in the same transaction. created is false when the idempotency
+// key was used before (the reply is then the first run's).
+func (s *Server) submit(ctx context.Context, project string, in *RunInput, saveAs string) (rep *IngestReply, created bool, err error) {
 	sub := db.Submission{Project: project, Branch: in.Branch, Testbed: testbedOf(in), Commit: in.Commit,
 		Trigger: db.Trigger(in.Trigger), Suite: in.Suite, StartedAt: in.StartedAt, FinishedAt: in.FinishedAt,
 		Config: in.Config, IdempotencyKey: in.IdempotencyKey, Results: in.Results, Baseline: in.Baseline,
 		StartPoint: db.StartPoint{Branch: in.StartPoint, Commit: in.StartPointCommit},
-		Thresholds: s.cfg.Thresholds, Options: s.cfg.Options}
+		Thresholds: s.cfg.Thresholds, Options: s.cfg.Options, SaveBaseline: saveAs}
 	if sub.StartedAt.IsZero() {
 		sub.StartedAt = time.Now().UTC()
 	}
