@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"time"
 
@@ -126,7 +127,7 @@ func (s *Store) Submit(ctx context.Context, sub Submission) (Judged, error) {
 		if err := q.SeriesLock(ctx, dbsqlc.SeriesLockParams{ProjectID: ids.ProjectID, BranchID: ids.BranchID, TestbedID: ids.TestbedID}); err != nil {
 			return mapError(err, "locking the series of %s/%s", sub.Project, sub.Branch)
 		}
-		in, source, err := s.judgeInput(ctx, q, ids, &sub)
+		in, source, stored, err := s.judgeInput(ctx, q, ids, &sub)
 		if err != nil {
 			return err
 		}
@@ -157,7 +158,7 @@ func (s *Store) Submit(ctx context.Context, sub Submission) (Judged, error) {
 			return err
 		}
 		out.Run, out.Baseline = run, run.Baseline
-		if out.Alerts, err = applyAlerts(ctx, q, run, in.History, j); err != nil {
+		if out.Alerts, err = applyAlerts(ctx, q, run, in.History, j, stored); err != nil {
 			return err
 		}
 		if sub.SaveBaseline != "" {
@@ -188,26 +189,29 @@ func (s *Store) Submit(ctx context.Context, sub Submission) (Judged, error) {
 }
 
 // judgeInput loads what runner.Judge needs for sub, in the series' transaction.
-func (s *Store) judgeInput(ctx context.Context, q *dbsqlc.Queries, ids dbsqlc.SeriesLookupRow, sub *Submission) (runner.JudgeInput, string, error) {
+// It also returns the project's stored thresholds (the alerts name the one that fired).
+func (s *Store) judgeInput(ctx context.Context, q *dbsqlc.Queries, ids dbsqlc.SeriesLookupRow, sub *Submission) (runner.JudgeInput, string, []Threshold, error) {
 	in := runner.JudgeInput{Results: sub.Results, Options: sub.Options}
-	stored, err := q.ThresholdList(ctx, sub.Project)
+	rows0, err := q.ThresholdList(ctx, sub.Project)
 	if err != nil {
-		return in, "", mapError(err, "listing thresholds of %q", sub.Project)
+		return in, "", nil, mapError(err, "listing thresholds of %q", sub.Project)
 	}
-	dbRules := make([]runner.Threshold, len(stored))
-	for i, t := range stored {
-		dbRules[i] = thresholdFrom(t, sub.Project).Threshold
+	stored := make([]Threshold, len(rows0))
+	dbRules := make([]runner.Threshold, len(rows0))
+	for i, t := range rows0 {
+		stored[i] = thresholdFrom(t, sub.Project)
+		dbRules[i] = stored[i].Threshold
 	}
 	ths, source := runner.RuleSource(dbRules, sub.Thresholds)
 	if in.Rules, err = runner.NewRules(ths); err != nil {
-		return in, "", fmt.Errorf("%w: the %s's thresholds: %w", ErrInvalid, source, err)
+		return in, "", nil, fmt.Errorf("%w: the %s's thresholds: %w", ErrInvalid, source, err)
 	}
 
 	// History: the change-point window and the recent-history baseline, in one query.
 	rows, err := q.SeriesHistory(ctx, dbsqlc.SeriesHistoryParams{Sampled: PooledRuns, ProjectID: ids.ProjectID,
 		BranchID: ids.BranchID, TestbedID: ids.TestbedID, At: pgTime(dbTime(sub.StartedAt)), Runs: HistoryRuns})
 	if err != nil {
-		return in, "", mapError(err, "reading the history of %s/%s", sub.Project, sub.Branch)
+		return in, "", nil, mapError(err, "reading the history of %s/%s", sub.Project, sub.Branch)
 	}
 	var pooled [][]runner.Result
 	var pooledIDs []int64
@@ -241,13 +245,13 @@ func (s *Store) judgeInput(ctx context.Context, q *dbsqlc.Queries, ids dbsqlc.Se
 
 	named, err := s.namedBaseline(ctx, q, ids, sub)
 	if err != nil {
-		return in, "", err
+		return in, "", nil, err
 	}
 	cands.Named = named
 
 	sp, err := s.startPoint(ctx, q, ids, sub, len(in.History) == 0)
 	if err != nil {
-		return in, "", err
+		return in, "", nil, err
 	}
 	cands.StartPoint = sp
 
@@ -255,13 +259,13 @@ func (s *Store) judgeInput(ctx context.Context, q *dbsqlc.Queries, ids dbsqlc.Se
 
 	open, err := q.AlertListOpenOfBranch(ctx, dbsqlc.AlertListOpenOfBranchParams{ProjectID: ids.ProjectID, BranchID: ids.BranchID, TestbedID: ids.TestbedID})
 	if err != nil {
-		return in, "", mapError(err, "listing the open alerts of %s/%s", sub.Project, sub.Branch)
+		return in, "", nil, mapError(err, "listing the open alerts of %s/%s", sub.Project, sub.Branch)
 	}
 	for _, a := range open {
 		in.Open = append(in.Open, runner.OpenAlert{ID: a.ID, Name: a.Benchmark, Unit: a.Unit, Rule: a.Rule,
 			Acknowledged: a.Status == string(AlertAcknowledged), Baseline: a.BaselineValue, Limit: a.LimitValue})
 	}
-	return in, source, nil
+	return in, source, stored, nil
 }
 
 // namedBaseline returns the named baseline candidate of sub: the one asked for (ErrInvalid when
@@ -351,7 +355,7 @@ func storedResults(ctx context.Context, q *dbsqlc.Queries, id int64) ([]runner.R
 }
 
 // applyAlerts stores the alert changes of judgement j of run (history is the judgement's).
-func applyAlerts(ctx context.Context, q *dbsqlc.Queries, run Run, history []runner.HistoryRun, j runner.Judgement) ([]AlertChange, error) {
+func applyAlerts(ctx context.Context, q *dbsqlc.Queries, run Run, history []runner.HistoryRun, j runner.Judgement, stored []Threshold) ([]AlertChange, error) {
 	runAt := func(i int) int64 {
 		if i < 0 || i >= len(history) {
 			return run.ID
@@ -366,7 +370,8 @@ func applyAlerts(ctx context.Context, q *dbsqlc.Queries, run Run, history []runn
 		case runner.AlertOpen:
 			p := dbsqlc.AlertOpenParams{Rule: v.Rule, Value: finite(v.Value), BaselineValue: finite(v.Baseline),
 				LimitValue: finite(v.Limit), Delta: finite(v.Delta), P: min(max(finite(v.P), 0), 1), Note: v.Note,
-				LastRunID: pgInt8(run.ID), FirstBadRunID: runAt(c.FirstBad), Name: v.Name, Unit: v.Unit}
+				LastRunID: pgInt8(run.ID), FirstBadRunID: runAt(c.FirstBad), Name: v.Name, Unit: v.Unit,
+				ThresholdID: pgInt8(thresholdID(stored, v))}
 			if run.Baseline != nil {
 				p.BaselineRunID = pgInt8(run.Baseline.RunID)
 			}
@@ -445,4 +450,21 @@ func (s *Store) InterleaveCommit(ctx context.Context, project, branch string) (s
 		return "", mapError(err, "finding the baseline commit of %s/%s", project, branch)
 	}
 	return c, nil
+}
+
+// thresholdID finds the stored rule a verdict applied: same kind and limit, matching unit and
+// benchmark pattern (0 when none, e.g. a default rule or the change-point rule).
+func thresholdID(stored []Threshold, v runner.Verdict) int64 {
+	for _, t := range stored {
+		if string(t.Kind) != v.Rule || (t.Unit != "" && t.Unit != v.Unit) {
+			continue
+		}
+		if t.Kind != runner.KindRegression && t.Warn != v.Limit {
+			continue
+		}
+		if re, err := regexp.Compile("^(?:" + t.Benchmark + ")$"); err == nil && re.MatchString(v.Name) {
+			return t.ID
+		}
+	}
+	return 0
 }
