@@ -195,7 +195,7 @@ type AlertFilter struct {
 	Branch  string
 	Testbed string
 	Status  AlertStatus
-	// RunID selects the alerts a run opened, last updated or resolved.
+	// RunID selects the alerts a run opened (its result is the alert's), updated or resolved.
 	RunID int64
 	// Before, when non-zero, returns only alerts with a smaller ID (the next page).
 	Before int64

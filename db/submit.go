@@ -365,7 +365,7 @@ func applyAlerts(ctx context.Context, q *dbsqlc.Queries, run Run, history []runn
 	var out []AlertChange
 	for _, c := range j.Alerts {
 		v := c.Verdict
-		ch := AlertChange{ID: c.ID, Action: c.Action, Name: v.Name, Unit: v.Unit, Rule: v.Rule}
+		ch := AlertChange{ID: c.ID, Action: c.Action, Name: v.Name, Unit: v.Unit, Rule: c.Rule}
 		switch c.Action {
 		case runner.AlertOpen:
 			p := dbsqlc.AlertOpenParams{Rule: v.Rule, Value: finite(v.Value), BaselineValue: finite(v.Baseline),
@@ -395,13 +395,16 @@ func applyAlerts(ctx context.Context, q *dbsqlc.Queries, run Run, history []runn
 				return nil, mapError(err, "resolving alert %d with run %d", c.ID, run.ID)
 			}
 		}
+		if err := q.AlertEventInsert(ctx, dbsqlc.AlertEventInsertParams{AlertID: ch.ID, RunID: run.ID, Action: string(ch.Action)}); err != nil {
+			return nil, mapError(err, "recording what run %d did to alert %d", run.ID, ch.ID)
+		}
 		out = append(out, ch)
 	}
 	return out, nil
 }
 
 // replay returns the judgement stored with the run of project's idempotency key (ErrNotFound
-// when there is none): its verdicts and the alerts it opened or last updated.
+// when there is none): its verdicts and what it did to alerts, as the first answer said.
 func (s *Store) replay(ctx context.Context, project, key string) (Judged, error) {
 	run, err := s.RunByIdempotencyKey(ctx, project, key)
 	if err != nil {
@@ -413,28 +416,35 @@ func (s *Store) replay(ctx context.Context, project, key string) (Judged, error)
 	}
 	// Results are stored in the order submitted (one COPY), so their ids give that order.
 	slices.SortFunc(results, func(a, b Result) int { return cmp.Compare(a.ID, b.ID) })
-	j := Judged{Run: run, Baseline: run.Baseline, Verdicts: make([]runner.Verdict, 0, len(results))}
-	for _, r := range results {
-		if r.Verdict != nil {
-			j.Verdicts = append(j.Verdicts, *r.Verdict)
-		}
-	}
-	alerts, err := s.ListAlerts(ctx, AlertFilter{RunID: run.ID, Limit: 1000})
+	j := Judged{Run: run, Baseline: run.Baseline, Verdicts: StoredVerdicts(run, results)}
+	events, err := s.q.AlertEventsOfRun(ctx, run.ID)
 	if err != nil {
-		return Judged{}, err
+		return Judged{}, mapError(err, "reading what run %d did to alerts", run.ID)
 	}
-	for i := len(alerts) - 1; i >= 0; i-- {
-		a := alerts[i]
-		action := runner.AlertUpdate
-		switch {
-		case a.ResolvedRunID == run.ID:
-			action = runner.AlertResolve
-		case a.RunID == run.ID:
-			action = runner.AlertOpen
-		}
-		j.Alerts = append(j.Alerts, AlertChange{ID: a.ID, Action: action, Name: a.Benchmark, Unit: a.Unit, Rule: a.Rule})
+	for _, e := range events {
+		j.Alerts = append(j.Alerts, AlertChange{ID: e.AlertID, Action: runner.AlertAction(e.Action), Name: e.Name, Unit: e.Unit, Rule: e.Rule})
 	}
 	return j, nil
+}
+
+// StoredVerdicts returns the verdicts stored with results of run, in results' order, each
+// naming the run's baseline; a result stored without one (by InsertRun, or an older benchd)
+// is "unknown", noted "stored without a judgement": nothing judges a stored run again.
+func StoredVerdicts(run Run, results []Result) []runner.Verdict {
+	out := make([]runner.Verdict, len(results))
+	for i, r := range results {
+		if r.Verdict == nil {
+			out[i] = runner.Verdict{Name: r.Name, Unit: r.Unit, Status: runner.StatusUnknown, Value: r.Summary.Median, P: 1,
+				Note: "stored without a judgement", Better: r.Better}
+			continue
+		}
+		out[i] = *r.Verdict
+		out[i].Better = r.Better
+		if run.Baseline != nil {
+			out[i].Against = run.Baseline.Label
+		}
+	}
+	return out
 }
 
 // InterleaveCommit returns the commit a job on project's branch measures interleaved as its

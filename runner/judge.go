@@ -185,6 +185,8 @@ type AlertChange struct {
 	Action AlertAction
 	// ID is the alert updated or resolved (0 for AlertOpen).
 	ID int64
+	// Rule is the alert's rule: the verdict's for AlertOpen, the open alert's otherwise.
+	Rule string
 	// Verdict is the verdict that opens or updates the alert (for AlertResolve, the verdict
 	// that shows the benchmark back within limits).
 	Verdict Verdict
@@ -381,9 +383,9 @@ func decideAlerts(verdicts []Verdict, where []changeAt, open []OpenAlert) []Aler
 			firing = alertFamily(v.Rule)
 			k := fam{v.Name, v.Unit, firing}
 			if as := byFam[k]; len(as) > 0 {
-				out = append(out, AlertChange{Action: AlertUpdate, ID: as[0].ID, Verdict: v})
+				out = append(out, AlertChange{Action: AlertUpdate, ID: as[0].ID, Rule: as[0].Rule, Verdict: v})
 			} else {
-				out = append(out, AlertChange{Action: AlertOpen, Verdict: v, FirstBad: where[i].firstBad, LastGood: where[i].lastGood})
+				out = append(out, AlertChange{Action: AlertOpen, Rule: v.Rule, Verdict: v, FirstBad: where[i].firstBad, LastGood: where[i].lastGood})
 			}
 		}
 		for _, f := range []string{"shift", "upper", "lower", "scaling"} {
@@ -393,11 +395,11 @@ func decideAlerts(verdicts []Verdict, where []changeAt, open []OpenAlert) []Aler
 			for _, a := range byFam[fam{v.Name, v.Unit, f}] {
 				switch {
 				case backWithin(a, v):
-					out = append(out, AlertChange{Action: AlertResolve, ID: a.ID, Verdict: v})
+					out = append(out, AlertChange{Action: AlertResolve, ID: a.ID, Rule: a.Rule, Verdict: v})
 				case f == "shift":
 					// Not flagged against this run's baseline (a history that moved with the
 					// change), but still worse than before the change: it still shows it.
-					out = append(out, AlertChange{Action: AlertUpdate, ID: a.ID, Verdict: v})
+					out = append(out, AlertChange{Action: AlertUpdate, ID: a.ID, Rule: a.Rule, Verdict: v})
 				}
 			}
 		}

@@ -72,20 +72,10 @@ func baselineRef(b *db.RunBaseline) *BaselineRef {
 	return &BaselineRef{RunID: b.RunID, Source: b.Source, Label: b.Label, Commit: b.Commit}
 }
 
-// storedJudgement returns a stored run's verdicts (in results' order) and what it was compared
-// with. A result stored without a verdict (by an older benchd, or Store.InsertRun) is shown as
-// not judged: pages never judge a run again.
+// storedJudgement returns a stored run's verdicts (db.StoredVerdicts, in results' order) and
+// what it was compared with: pages never judge a run again.
 func storedJudgement(run db.Run, results []db.Result) ([]runner.Verdict, *BaselineRef) {
-	out := make([]runner.Verdict, len(results))
-	for i, r := range results {
-		if r.Verdict != nil {
-			out[i] = *r.Verdict
-			continue
-		}
-		out[i] = runner.Verdict{Name: r.Name, Unit: r.Unit, Status: runner.StatusUnknown, Value: r.Summary.Median, P: 1,
-			Note: "stored without a judgement"}
-	}
-	return out, baselineRef(run.Baseline)
+	return db.StoredVerdicts(run, results), baselineRef(run.Baseline)
 }
 
 // worst returns the most severe status present in counts.

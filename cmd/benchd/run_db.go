@@ -142,7 +142,6 @@ func (s *dbStore) judge(ctx context.Context, res *runner.RunResult, baseline, sa
 	return rep, nil
 }
 
-
 // configValue returns the first value of key in cfg ("" when absent).
 func configValue(cfg []runner.ConfigLine, key string) string {
 	for _, c := range cfg {
@@ -184,4 +183,3 @@ func checkoutInfo(ctx context.Context, env *environ, dir, ref string) (branch, c
 	}
 	return branch, commit
 }
-

@@ -1,3 +1,4 @@
+DROP TABLE alert_events;
 ALTER TABLE alerts
     DROP COLUMN last_good_run_id,
     DROP COLUMN last_run_id,

@@ -37,5 +37,16 @@ ALTER TABLE alerts
     ADD COLUMN latest_delta     double precision NOT NULL DEFAULT 0 CHECK (latest_delta > '-Infinity' AND latest_delta < 'Infinity' AND latest_delta <> 'NaN'),
     ADD COLUMN updated_at       timestamptz NOT NULL DEFAULT now();
 
+-- What each run did to each alert: the stored answer of a run (a replayed idempotency key)
+-- and an alert's history.
+CREATE TABLE alert_events (
+    alert_id   bigint NOT NULL REFERENCES alerts (id) ON DELETE CASCADE,
+    run_id     bigint NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    action     text NOT NULL CHECK (action IN ('open', 'update', 'resolve')),
+    created_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (run_id, alert_id)
+);
+CREATE INDEX alert_events_alert_idx ON alert_events (alert_id);
+
 UPDATE alerts a SET last_run_id = res.run_id, latest_value = a.value, latest_delta = a.delta
 FROM results res WHERE res.id = a.result_id;

@@ -15,8 +15,8 @@ JOIN branches b ON b.id = r.branch_id
 JOIN testbeds t ON t.id = r.testbed_id
 WHERE (sqlc.narg('project')::text IS NULL OR p.name = sqlc.narg('project'))
   AND (sqlc.narg('status')::text IS NULL OR a.status = sqlc.narg('status'))
-  AND (sqlc.narg('run_id')::bigint IS NULL OR r.id = sqlc.narg('run_id') OR a.last_run_id = sqlc.narg('run_id')
-       OR a.resolved_run_id = sqlc.narg('run_id'))
+  AND (sqlc.narg('run_id')::bigint IS NULL OR r.id = sqlc.narg('run_id')
+       OR EXISTS (SELECT 1 FROM alert_events e WHERE e.alert_id = a.id AND e.run_id = sqlc.narg('run_id')))
   AND (sqlc.narg('branch')::text IS NULL OR b.name = sqlc.narg('branch'))
   AND (sqlc.narg('testbed')::text IS NULL OR t.name = sqlc.narg('testbed'))
   AND (sqlc.narg('before')::bigint IS NULL OR a.id < sqlc.narg('before'))

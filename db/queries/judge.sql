@@ -104,3 +104,16 @@ SELECT coalesce(
     '')::text AS commit_sha
 FROM branches b JOIN projects p ON p.id = b.project_id
 WHERE p.name = sqlc.arg('project') AND b.name = sqlc.arg('branch');
+
+-- name: AlertEventInsert :exec
+INSERT INTO alert_events (alert_id, run_id, action) VALUES ($1, $2, $3)
+ON CONFLICT (run_id, alert_id) DO NOTHING;
+
+-- name: AlertEventsOfRun :many
+-- What run did to alerts, in the order it did it; with each alert's series and rule.
+SELECT e.alert_id, e.action, a.rule, res.name, res.unit
+FROM alert_events e
+JOIN alerts a ON a.id = e.alert_id
+JOIN results res ON res.id = a.result_id
+WHERE e.run_id = $1
+ORDER BY e.created_at, e.alert_id;

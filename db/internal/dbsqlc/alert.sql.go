@@ -41,8 +41,8 @@ JOIN branches b ON b.id = r.branch_id
 JOIN testbeds t ON t.id = r.testbed_id
 WHERE ($1::text IS NULL OR p.name = $1)
   AND ($2::text IS NULL OR a.status = $2)
-  AND ($3::bigint IS NULL OR r.id = $3 OR a.last_run_id = $3
-       OR a.resolved_run_id = $3)
+  AND ($3::bigint IS NULL OR r.id = $3
+       OR EXISTS (SELECT 1 FROM alert_events e WHERE e.alert_id = a.id AND e.run_id = $3))
   AND ($4::text IS NULL OR b.name = $4)
   AND ($5::text IS NULL OR t.name = $5)
   AND ($6::bigint IS NULL OR a.id < $6)

@@ -11,6 +11,66 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
+const alertEventInsert = `-- name: AlertEventInsert :exec
+INSERT INTO alert_events (alert_id, run_id, action) VALUES ($1, $2, $3)
+ON CONFLICT (run_id, alert_id) DO NOTHING
+`
+
+type AlertEventInsertParams struct {
+	AlertID int64
+	RunID   int64
+	Action  string
+}
+
+func (q *Queries) AlertEventInsert(ctx context.Context, arg AlertEventInsertParams) error {
+	_, err := q.db.Exec(ctx, alertEventInsert, arg.AlertID, arg.RunID, arg.Action)
+	return err
+}
+
+const alertEventsOfRun = `-- name: AlertEventsOfRun :many
+SELECT e.alert_id, e.action, a.rule, res.name, res.unit
+FROM alert_events e
+JOIN alerts a ON a.id = e.alert_id
+JOIN results res ON res.id = a.result_id
+WHERE e.run_id = $1
+ORDER BY e.created_at, e.alert_id
+`
+
+type AlertEventsOfRunRow struct {
+	AlertID int64
+	Action  string
+	Rule    string
+	Name    string
+	Unit    string
+}
+
+// What run did to alerts, in the order it did it; with each alert's series and rule.
+func (q *Queries) AlertEventsOfRun(ctx context.Context, runID int64) ([]AlertEventsOfRunRow, error) {
+	rows, err := q.db.Query(ctx, alertEventsOfRun, runID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []AlertEventsOfRunRow{}
+	for rows.Next() {
+		var i AlertEventsOfRunRow
+		if err := rows.Scan(
+			&i.AlertID,
+			&i.Action,
+			&i.Rule,
+			&i.Name,
+			&i.Unit,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const alertListOpenOfBranch = `-- name: AlertListOpenOfBranch :many
 SELECT a.id, a.status, a.rule, a.baseline_value, a.limit_value, res.name AS benchmark, res.unit
 FROM alerts a

@@ -33,6 +33,13 @@ type Alert struct {
 	UpdatedAt      pgtype.Timestamptz
 }
 
+type AlertEvent struct {
+	AlertID   int64
+	RunID     int64
+	Action    string
+	CreatedAt pgtype.Timestamptz
+}
+
 type ApiToken struct {
 	ID         int64
 	ProjectID  pgtype.Int8
