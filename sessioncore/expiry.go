@@ -184,8 +184,12 @@ func (r *Registry) sweepBucket(sh *shard, b *bucket, now int64, due []*Session) 
 			s.trim()
 		}
 	}
-	for _, s := range due[first:] {
-		sh.idx.remove(s)
+	if len(due) > first {
+		sh.seq.Add(1) // only the index changes are seen by readers
+		for _, s := range due[first:] {
+			sh.idx.remove(s)
+		}
+		sh.seq.Add(1)
 	}
 	clear(b.ss)
 	if sh.spare == nil && cap(b.ss) <= 4*compactMin {

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 // Errors returned by the registry. They are returned unwrapped on hot paths so a rejection
@@ -52,9 +53,11 @@ type handlerKind struct {
 
 var defaultKind = &handlerKind{name: DefaultHandler}
 
-// shard is one part of the registry: the index and the expiry wheel of its sessions.
+// shard is one part of the registry: the index and the expiry wheel of its sessions. Writers
+// hold mu; readers of the index take no lock but check seq (see Registry.Lookup).
 type shard struct {
-	mu    sync.RWMutex
+	mu    sync.Mutex
+	seq   atomic.Uint64 // odd while the index is being changed
 	idx   index
 	wheel map[int64]*bucket // expiry tick → its bucket
 	last  *bucket           // the bucket used last (nil: none)
@@ -242,6 +245,18 @@ func (r *Registry) submit(s *Session) {
 	}
 }
 
+// lockWrite takes the shard's lock to change its index: lock-free readers that overlap the
+// change see seq move and retry.
+func (sh *shard) lockWrite() {
+	sh.mu.Lock()
+	sh.seq.Add(1)
+}
+
+func (sh *shard) unlockWrite() {
+	sh.seq.Add(1)
+	sh.mu.Unlock()
+}
+
 // shardOf returns the shard of id and the hash of id: the top bits choose the shard, the low
 // bits the slot in the shard's index.
 func (r *Registry) shardOf(id string) (*shard, uint64) {
@@ -319,9 +334,9 @@ func (r *Registry) Start(ctx context.Context, spec Spec) (*Session, error) {
 		s.hard = now + r.life
 	}
 	sh, hash := r.shardOf(id)
-	sh.mu.Lock()
+	sh.lockWrite()
 	if !sh.idx.insert(hash, s) {
-		sh.mu.Unlock()
+		sh.unlockWrite()
 		r.live.Add(-1)
 		r.st.rejectedDup.Add(1)
 		return nil, ErrAlreadyStarted
@@ -329,7 +344,7 @@ func (r *Registry) Start(ctx context.Context, spec Spec) (*Session, error) {
 	if d := s.deadline(); d != 0 {
 		sh.wheelInsert(s, r.tickOf(d))
 	}
-	sh.mu.Unlock()
+	sh.unlockWrite()
 	r.st.created.Add(1)
 	if p := r.cfg.Persister; p != nil {
 		if err := p.Save(ctx, s.record()); err != nil {
@@ -363,12 +378,34 @@ func (r *Registry) reserve() bool {
 	}
 }
 
-// Lookup returns the live session with ID id, or nil and false.
+// Lookup returns the live session with ID id, or nil and false. It takes no lock unless
+// the session's shard is being changed at that moment.
 func (r *Registry) Lookup(id string) (*Session, bool) {
 	sh, h := r.shardOf(id)
-	sh.mu.RLock()
+	// Optimistic read: the index as of an even sequence, kept if the sequence did not move.
+	// Note: an RWMutex read lock was used before; its reader count is one cache line that
+	// every lookup writes, so two cores looking up in the same shard took turns owning it
+	// (0.44× xsync.Map's lookups/s at 2 goroutines). Reading the sequence only shares the line.
+	for range 3 {
+		seq := sh.seq.Load()
+		if seq&1 != 0 {
+			continue
+		}
+		s, key := sh.idx.peek(h, id)
+		if sh.seq.Load() != seq {
+			continue
+		}
+		if s == nil {
+			return nil, false
+		}
+		if unsafe.String((*byte)(key), len(id)) == id {
+			return s, true
+		}
+		break // another key with the same stored hash: probe on under the lock
+	}
+	sh.mu.Lock()
 	s := sh.idx.get(h, id)
-	sh.mu.RUnlock()
+	sh.mu.Unlock()
 	return s, s != nil
 }
 
@@ -397,13 +434,13 @@ func (r *Registry) list(handler string) []string {
 	ids := make([]string, 0, r.Count())
 	for i := range r.shards {
 		sh := &r.shards[i]
-		sh.mu.RLock()
+		sh.mu.Lock()
 		sh.idx.each(func(s *Session) {
 			if handler == "" || s.kind.name == handler {
 				ids = append(ids, s.id)
 			}
 		})
-		sh.mu.RUnlock()
+		sh.mu.Unlock()
 	}
 	return ids
 }
@@ -436,13 +473,13 @@ func (r *Registry) Cast(id string, msg any) error {
 // which case it runs right after that message.
 func (r *Registry) Terminate(ctx context.Context, id string) error {
 	sh, h := r.shardOf(id)
-	sh.mu.Lock()
+	sh.lockWrite()
 	s := sh.idx.get(h, id)
 	if s != nil {
 		sh.idx.remove(s)
 		sh.wheelRemove(s)
 	}
-	sh.mu.Unlock()
+	sh.unlockWrite()
 	if s == nil {
 		return ErrNotFound
 	}
@@ -452,8 +489,8 @@ func (r *Registry) Terminate(ctx context.Context, id string) error {
 // remove takes s out of its shard; false when it was no longer there.
 func (r *Registry) remove(s *Session) bool {
 	sh, _ := r.shardOf(s.id)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
+	sh.lockWrite()
+	defer sh.unlockWrite()
 	if !sh.idx.has(s) {
 		return false
 	}
@@ -513,13 +550,13 @@ func (r *Registry) Close() error {
 	}
 	for i := range r.shards {
 		sh := &r.shards[i]
-		sh.mu.Lock()
+		sh.lockWrite()
 		all := make([]*Session, 0, sh.idx.n)
 		sh.idx.each(func(s *Session) { all = append(all, s) })
 		sh.idx.reset()
 		clear(sh.wheel)
 		sh.last, sh.spare = nil, nil
-		sh.mu.Unlock()
+		sh.unlockWrite()
 		for _, s := range all {
 			s.wb = nil
 			_ = r.end(context.Background(), s, ErrShutdown, false)
