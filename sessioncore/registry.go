@@ -86,12 +86,22 @@ type Registry struct {
 	max     int64
 	limiter gcra
 
-	runq   chan *Session
-	spare  chan *Session // unbuffered: a parked call goroutine takes its next session here
-	parked atomic.Int32  // call goroutines parked on spare
-	stop   chan struct{}
-	wg     sync.WaitGroup
+	runq  chan *Session
+	stop  chan struct{}
+	wg    sync.WaitGroup // the registry's goroutines
+	tasks sync.WaitGroup // scheduled session runs, counted under the session's lock
+	// closed is set first by Close; calls, casts and starts after it return ErrClosed.
 	closed atomic.Bool
+
+	hot         atomic.Pointer[callGoroutine] // the call goroutine parked last (see goCall)
+	idleMu      sync.Mutex
+	idle        []*callGoroutine // other parked call goroutines, the last parked on top
+	idleStopped bool
+
+	epoch       time.Time    // the ticker's monotonic clock counts from here
+	mono        atomic.Int64 // ns since epoch, refreshed every ClockResolution
+	callTimeout int64        // CallTimeout + ClockResolution, ns (see arm)
+	calls       []callList   // calls waiting with a CallTimeout deadline
 
 	st counters
 }
@@ -114,8 +124,11 @@ func New(cfg Config) (*Registry, error) {
 		life:    int64(cfg.Lifetime),
 		max:     int64(cfg.MaxSessions),
 		runq:    make(chan *Session, 4096),
-		spare:   make(chan *Session),
 		stop:    make(chan struct{}),
+		epoch:   time.Now(),
+
+		callTimeout: int64(cfg.CallTimeout + cfg.ClockResolution),
+		calls:       make([]callList, cfg.Shards),
 	}
 	for name, f := range cfg.Handlers {
 		if f == nil {
@@ -139,29 +152,35 @@ func New(cfg Config) (*Registry, error) {
 		r.shards[i].wheel = make(map[int64]*bucket)
 		r.shards[i].swept = tick
 	}
-	r.wg.Add(cfg.Workers)
+	r.wg.Add(cfg.Workers + 1)
 	for range cfg.Workers {
 		go r.worker()
 	}
-	if !isManual {
-		r.wg.Add(1)
-		go r.ticker()
-	}
+	go r.ticker(!isManual)
 	return r, nil
 }
 
-// ticker refreshes the coarse clock and sweeps expired sessions. Note: one ticker per registry
-// instead of a runtime timer per session: timers cost ~64 B and a heap operation per touch.
-func (r *Registry) ticker() {
+// ticker times out calls and, with a clock of its own (own: not a ManualClock), refreshes the
+// coarse clock and sweeps expired sessions. Note: one ticker per registry instead of a runtime
+// timer per session or per call: timers cost ~64 B and a heap operation per touch, and a reset
+// and a stop per call.
+func (r *Registry) ticker(own bool) {
 	defer r.wg.Done()
 	t := time.NewTicker(r.cfg.ClockResolution)
 	defer t.Stop()
 	nextSweep := r.now.Load() + r.res
+	var buf []timedOut
 	for {
 		select {
 		case <-r.stop:
 			return
 		case <-t.C:
+			mono := int64(time.Since(r.epoch))
+			r.mono.Store(mono)
+			buf = r.expireCalls(mono, buf)
+			if !own {
+				continue
+			}
 			now := r.cfg.Clock.Now().UnixNano()
 			r.ownNow.Store(now)
 			if now >= nextSweep {
@@ -178,11 +197,13 @@ func (r *Registry) worker() {
 		select {
 		case s := <-r.runq:
 			s.drain()
+			r.tasks.Done()
 		case <-r.stop:
 			for {
 				select {
 				case s := <-r.runq:
 					s.drain()
+					r.tasks.Done()
 				default:
 					return
 				}
@@ -191,46 +212,10 @@ func (r *Registry) worker() {
 	}
 }
 
-// maxSpareCallers bounds the call goroutines kept parked between calls.
-const maxSpareCallers = 16
-
-// goCall runs s's mailbox, which holds a call, on a goroutine of its own (a call to a user
-// handler must be interruptible by the caller's timeout, so it never waits for a shared
-// worker that another handler may block): a parked one when one waits, else a new one.
-// Note: Go has no goroutine cache; waking a parked goroutine costs a channel hand-off,
-// starting one also a stack and its scheduling, which was most of a call's round trip.
-// The caller has counted the task in r.wg.
-func (r *Registry) goCall(s *Session) {
-	select {
-	case r.spare <- s:
-	default:
-		r.wg.Add(1) // the goroutine's own life, so that Close waits for it to exit
-		go r.caller(s)
-	}
-}
-
-// caller drains s, then parks for the next session of goCall while fewer than
-// maxSpareCallers are parked, until the registry stops.
-func (r *Registry) caller(s *Session) {
-	defer r.wg.Done()
-	for {
-		s.drain()
-		r.wg.Done() // the task
-		if r.parked.Add(1) > maxSpareCallers {
-			r.parked.Add(-1)
-			return
-		}
-		select {
-		case s = <-r.spare:
-			r.parked.Add(-1)
-		case <-r.stop:
-			r.parked.Add(-1)
-			return
-		}
-	}
-}
-
-// submit hands a session whose caller set busy to a worker.
+// submit hands a session whose caller set busy to a worker. The caller has counted the task
+// in r.tasks under the session's lock: Close ends every session (taking its lock) before it
+// waits for the tasks, so the count is up before that wait, and the wg.Add below happens
+// before the task is done, so before Close waits for the goroutines.
 func (r *Registry) submit(s *Session) {
 	select {
 	case r.runq <- s:
@@ -241,6 +226,7 @@ func (r *Registry) submit(s *Session) {
 		go func() {
 			defer r.wg.Done()
 			s.drain()
+			r.tasks.Done()
 		}()
 	}
 }
@@ -562,6 +548,8 @@ func (r *Registry) Close() error {
 			_ = r.end(context.Background(), s, ErrShutdown, false)
 		}
 	}
+	r.tasks.Wait() // runs already scheduled, on workers that still run
+	r.stopCallers()
 	close(r.stop)
 	r.wg.Wait()
 	return nil
