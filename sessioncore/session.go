@@ -135,9 +135,10 @@ func (s *Session) Transition(ctx context.Context, to State) error {
 }
 
 // Call sends msg to the session and returns the handler's reply. The call is queued in the
-// session's mailbox and run by a worker, and Call waits for the reply until ctx is done
+// session's mailbox and run on a call goroutine, and Call waits for the reply until ctx is done
 // (ctx.Err(), wrapped) or, when ctx has no deadline, Config.CallTimeout passes (ErrCallTimeout,
-// wrapped) — also when the handler is running and blocks: it keeps the session until it
+// wrapped; checked every ClockResolution, so up to two of those late) — also when the handler
+// is running and blocks: it keeps the session until it
 // returns, and its reply is dropped. The default handler, and every handler with
 // Config.InlineCalls, is instead run on the calling goroutine when the session is idle: no
 // hand-off, but such a call cannot be interrupted (the handler gets ctx). A call to a session
