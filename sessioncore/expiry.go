@@ -185,6 +185,14 @@ func (r *Registry) sweepBucket(sh *shard, b *bucket, now int64, due []*Session) 
 		}
 	}
 	if len(due) > first {
+		// Bring the due sessions' slots into the cache first: independent loads the CPU
+		// overlaps. The removals' atomic stores are locked instructions, which wait for their
+		// cache line one at a time.
+		for _, s := range due[first:] {
+			if s.tab.slots[s.si].loadS() != s {
+				panic("sessioncore: a due session is not in its index slot")
+			}
+		}
 		sh.seq.Add(1) // only the index changes are seen by readers
 		for _, s := range due[first:] {
 			sh.idx.remove(s)

@@ -16,10 +16,10 @@ import (
 // reads the slot and the key's bytes but not the session. A table that reaches 3/4 load
 // (tombstones included) is rebuilt — bigger, or the same size without its tombstones — and a
 // full one splits in two, so growing never moves more than one table's sessions at a time. A
-// table whose live sessions fall to 1/8 of its slots is merged with its buddy (the table that
-// differs in its last directory bit) when both fit in one table, or else rebuilt smaller, and
-// the directory halves when no table needs its last bit: an index that held a million
-// sessions gives its memory back when they leave.
+// table whose live sessions fall to 1/32 of its slots is rebuilt smaller; an empty one folds
+// into its buddy (the table that differs in its last directory bit), and the directory halves
+// when no table needs its last bit: an index that held a million sessions gives its memory
+// back when they leave.
 //
 // Readers take no lock (see Registry.Lookup): writers hold the shard's mutex and bump its
 // sequence counter around every change, store into published slots and directory entries
@@ -44,8 +44,8 @@ type directory struct {
 	tabs  []atomic.Pointer[table] // 1<<depth entries
 }
 
-// table is one part of an index: open addressing with linear probing. Its slots slice, mask and
-// depth never change once published; used and live are the writers' bookkeeping.
+// table is one part of an index: open addressing with linear probing. Its slots slice and mask
+// never change once published; used, live and depth are the writers' bookkeeping.
 type table struct {
 	slots []slot
 	mask  uint64
@@ -298,34 +298,59 @@ func (x *index) replace(t, t0, t1 *table) {
 	panic("sessioncore: index table not in its directory")
 }
 
-// shrink gives back the room of t, whose live sessions fell to 1/8 of its slots (hl is the
-// stored hash of a key of t): it merges t with its buddy when both fit in one table at 3/8
-// load, else rebuilds t at the size its sessions need.
+// shrink gives back the room of t, whose live sessions fell to 1/32 of its slots or to a
+// handful (hl is the stored hash of a key of t). While t and its buddy have the same depth and
+// one is empty, the empty one folds into the other (it takes over the empty one's directory
+// entries; nothing moves); while they hold mergeMax sessions between them, they merge. Then t,
+// if still that sparse, is rebuilt at the size its sessions need, which moves at most 1/32 of
+// its size. Moving a session writes its table and slot number, a cold cache line when the
+// sweep removes idle sessions, hence the sparse thresholds: a sweep that empties a registry
+// moves fewer than one session per ten it removes.
 func (x *index) shrink(t *table, hl uint64) {
-	d := x.dir.Load()
-	if t.depth > 0 {
+	for t.depth > 0 {
+		d := x.dir.Load()
 		run := 1 << (d.depth - t.depth)
 		start := d.entry(hl) &^ (run - 1)
 		b := d.tabs[start^run].Load()
-		if b.depth == t.depth && 8*(t.live+b.live+1) <= 3*tableMaxSlots {
-			x.merge(t, b, min(start, start^run), 2*run)
-			return
+		lo := min(start, start^run)
+		switch {
+		case b.depth != t.depth:
+			t = nil
+		case t.live == 0:
+			t = b
+			x.fold(t, lo, 2*run)
+		case b.live == 0:
+			x.fold(t, lo, 2*run)
+		case t.live+b.live <= mergeMax:
+			nt := newTable(sizeFor(t.live+b.live), t.depth) // fold makes it shallower
+			t.moveTo(nt)
+			b.moveTo(nt)
+			t = nt
+			x.fold(t, lo, 2*run)
+		default:
+			t = nil
+		}
+		if t == nil {
+			t = d.tableOf(hl)
+			break
 		}
 	}
-	if size := sizeFor(t.live); size < len(t.slots) {
+	if size := sizeFor(t.live); 32*t.live <= len(t.slots) && size < len(t.slots) {
 		x.rebuild(t, size)
 	}
 }
 
-// merge replaces buddies t and b, whose directory entries are the run of n from start, by one
-// table one bit shallower, and halves the directory while no table needs its last bit.
-func (x *index) merge(t, b *table, start, n int) {
-	nt := newTable(sizeFor(t.live+b.live), t.depth-1)
-	t.moveTo(nt)
-	b.moveTo(nt)
+// mergeMax is the most sessions two buddies may hold between them to be merged.
+const mergeMax = 8
+
+// fold points the directory entries of b and of its buddy, the run of n from start, at b, one
+// bit shallower (the buddy is empty or merged into b; b's slots do not depend on its depth),
+// and halves the directory while no table needs its last bit.
+func (x *index) fold(b *table, start, n int) {
+	b.depth--
 	d := x.dir.Load()
 	for i := start; i < start+n; i++ {
-		d.tabs[i].Store(nt)
+		d.tabs[i].Store(b)
 	}
 	for d.depth > 0 {
 		for i := 0; i < len(d.tabs); i += 2 {
@@ -355,7 +380,7 @@ func (x *index) remove(s *Session) {
 	s.tab = nil
 	t.live--
 	x.n--
-	if 8*t.live <= len(t.slots) && (len(t.slots) > tableMinSlots || t.depth > 0) {
+	if 32*t.live <= len(t.slots) && len(t.slots) > tableMinSlots || t.live <= mergeMax/2 && t.depth > 0 {
 		x.shrink(t, sl.hl)
 	}
 }
