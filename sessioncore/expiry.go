@@ -189,7 +189,7 @@ func (r *Registry) sweepBucket(sh *shard, b *bucket, now int64, due []*Session) 
 		// overlaps. The removals' atomic stores are locked instructions, which wait for their
 		// cache line one at a time.
 		for _, s := range due[first:] {
-			if s.tab.slots[s.si].loadS() != s {
+			if s.sl.loadS() != s {
 				panic("sessioncore: a due session is not in its index slot")
 			}
 		}

@@ -35,6 +35,11 @@ import (
 type index struct {
 	dir atomic.Pointer[directory] // nil until the first insert
 	n   int                       // live sessions
+	// Shrinking: a pass over the tables starts when n falls to shrinkAt (about 1/32 of the
+	// slots) and goes on, a table or so per removal, from directory entry cursor (-1: none).
+	slots    int // slots of all tables
+	shrinkAt int
+	cursor   int
 }
 
 // directory maps the hash bits below the shard's to tables; it is replaced, never resized, when
@@ -45,19 +50,20 @@ type directory struct {
 }
 
 // table is one part of an index: open addressing with linear probing. Its slots slice and mask
-// never change once published; used, live and depth are the writers' bookkeeping.
+// never change once published; used and depth are the writers' bookkeeping. Removing a
+// session does not touch the table's header (the slot becomes a tombstone, used does not
+// change), so its live count is only known by a scan, which every rebuild does anyway.
 type table struct {
 	slots []slot
 	mask  uint64
 	used  int  // slots not empty: live sessions and tombstones
-	live  int  // live sessions
 	depth uint // local depth: the directory bits all its keys share
 }
 
 // slot is read atomically by lock-free readers; in a published table it is written atomically.
 type slot struct {
 	hl  uint64         // the key's hash with its low byte replaced by the key's length
-	key unsafe.Pointer // the key's bytes (nil in a tombstone)
+	key unsafe.Pointer // the key's bytes (a tombstone keeps its last key's)
 	s   *Session       // nil: empty; tombstone: removed
 }
 
@@ -139,6 +145,7 @@ func (x *index) insert(h uint64, s *Session) bool {
 		d = &directory{tabs: make([]atomic.Pointer[table], 1)}
 		d.tabs[0].Store(newTable(tableMinSlots, 0))
 		x.dir.Store(d)
+		x.slots, x.cursor = tableMinSlots, -1
 	}
 	id := s.id
 	hl := hashLen(h, id)
@@ -160,7 +167,6 @@ func (x *index) insert(h uint64, s *Session) bool {
 	}
 	if reuse >= 0 {
 		t.publish(uint64(reuse), hl, s)
-		t.live++
 		x.n++
 		return true
 	}
@@ -172,7 +178,6 @@ func (x *index) insert(h uint64, s *Session) bool {
 	}
 	t.publish(i, hl, s)
 	t.used++
-	t.live++
 	x.n++
 	return true
 }
@@ -187,7 +192,7 @@ func (t *table) publish(i, hl uint64, s *Session) {
 	atomic.StoreUint64(&sl.hl, hl)
 	atomic.StorePointer(&sl.key, unsafe.Pointer(unsafe.StringData(s.id)))
 	sl.storeS(s)
-	s.tab, s.si = t, uint32(i)
+	s.sl = sl
 }
 
 // add puts s (stored hash hl) in the first free slot from its home of t, a new table no reader
@@ -197,10 +202,21 @@ func (t *table) add(hl uint64, s *Session) {
 	for t.slots[i].s != nil {
 		i = (i + 1) & t.mask
 	}
-	t.slots[i] = slot{hl: hl, key: unsafe.Pointer(unsafe.StringData(s.id)), s: s}
-	s.tab, s.si = t, uint32(i)
+	sl := &t.slots[i]
+	*sl = slot{hl: hl, key: unsafe.Pointer(unsafe.StringData(s.id)), s: s}
+	s.sl = sl
 	t.used++
-	t.live++
+}
+
+// live returns the number of sessions in t (a scan).
+func (t *table) live() int {
+	n := 0
+	for i := range t.slots {
+		if s := t.slots[i].s; s != nil && s != tombstone {
+			n++
+		}
+	}
+	return n
 }
 
 // sizeFor returns the table size at which n sessions fill at most 3/8 of it.
@@ -216,11 +232,13 @@ func sizeFor(n int) int {
 // fill at most 3/8 of it (bigger, or the same or smaller without tombstones) up to
 // tableMaxSlots, and splits it in two past that.
 func (x *index) grow(t *table) {
-	size := sizeFor(t.live)
-	if size > tableMaxSlots && x.split(t) {
+	n := t.live()
+	size := sizeFor(n)
+	if size > tableMaxSlots && x.split(t, n) {
 		return
 	}
 	x.rebuild(t, size)
+	x.shrinkAt = max(x.shrinkAt, x.slots/32)
 }
 
 // rebuild replaces t by a table of size slots holding its sessions.
@@ -242,7 +260,7 @@ func (t *table) moveTo(nt *table) {
 // split moves t's sessions into two tables by the next directory bit; false (and nothing
 // done) when they would all go to one side (keys whose hashes agree on that many bits: the
 // table then grows past tableMaxSlots instead).
-func (x *index) split(t *table) bool {
+func (x *index) split(t *table, n int) bool {
 	bit := 63 - 8 - t.depth // the next directory bit, counted from the low end
 	n1 := 0
 	for _, sl := range t.slots {
@@ -250,7 +268,7 @@ func (x *index) split(t *table) bool {
 			n1 += int(sl.hl >> bit & 1)
 		}
 	}
-	if n1 == 0 || n1 == t.live || t.depth >= 48 {
+	if n1 == 0 || n1 == n || t.depth >= 48 {
 		return false
 	}
 	if d := x.dir.Load(); t.depth == d.depth { // double the directory
@@ -261,6 +279,9 @@ func (x *index) split(t *table) bool {
 			nd.tabs[2*i+1].Store(p)
 		}
 		x.dir.Store(nd)
+		if x.cursor > 0 {
+			x.cursor *= 2
+		}
 	}
 	t0, t1 := newTable(tableMaxSlots, t.depth+1), newTable(tableMaxSlots, t.depth+1)
 	for _, sl := range t.slots {
@@ -273,12 +294,17 @@ func (x *index) split(t *table) bool {
 		}
 	}
 	x.replace(t, t0, t1)
+	x.shrinkAt = max(x.shrinkAt, x.slots/32)
 	return true
 }
 
 // replace points the directory entries of t at t0 (first half) and t1 (second half); t0 and
 // t1 are the same table for a rebuild.
 func (x *index) replace(t, t0, t1 *table) {
+	x.slots += len(t0.slots) - len(t.slots)
+	if t1 != t0 {
+		x.slots += len(t1.slots)
+	}
 	d := x.dir.Load()
 	// The entries of t are a run of 1<<(d.depth-t.depth) starting at a multiple of it.
 	run := 1 << (d.depth - t.depth)
@@ -298,46 +324,78 @@ func (x *index) replace(t, t0, t1 *table) {
 	panic("sessioncore: index table not in its directory")
 }
 
-// shrink gives back the room of t, whose live sessions fell to 1/32 of its slots or to a
-// handful (hl is the stored hash of a key of t). While t and its buddy have the same depth and
-// one is empty, the empty one folds into the other (it takes over the empty one's directory
-// entries; nothing moves); while they hold mergeMax sessions between them, they merge. Then t,
-// if still that sparse, is rebuilt at the size its sessions need, which moves at most 1/32 of
-// its size. Moving a session writes its table and slot number, a cold cache line when the
-// sweep removes idle sessions, hence the sparse thresholds: a sweep that empties a registry
-// moves fewer than one session per ten it removes.
-func (x *index) shrink(t *table, hl uint64) {
+// compactStep goes on with the shrinking pass: it scans the tables from the cursor, at least
+// one and about tableMaxSlots slots' worth, and shrinks those that could be half their size
+// (at most 3/16 full) or hold a handful.
+func (x *index) compactStep() {
+	if x.cursor < 0 {
+		x.cursor = 0
+	}
+	for scanned := 0; scanned < tableMaxSlots; {
+		d := x.dir.Load()
+		if x.cursor >= len(d.tabs) {
+			x.cursor = -1
+			x.shrinkAt = min(x.slots/32, x.n/2) // a pass that could not do more waits for n to halve
+			return
+		}
+		t := d.tabs[x.cursor].Load()
+		run := 1 << (d.depth - t.depth)
+		start := x.cursor &^ (run - 1)
+		live := t.live()
+		scanned += len(t.slots)
+		if sizeFor(live) < len(t.slots) || live <= mergeMax/2 && t.depth > 0 {
+			t, start = x.shrink(t, start, live)
+			d = x.dir.Load()
+			run = 1 << (d.depth - t.depth)
+		}
+		x.cursor = start + run
+	}
+}
+
+// shrink gives back the room of t, whose run of directory entries starts at start and which
+// holds live sessions, at most 3/16 of its slots or a handful. While t and its buddy (the table
+// that differs in its last directory bit) have the same depth and one is empty, the empty one
+// folds into the other (it takes over the empty one's directory entries; nothing moves);
+// while they hold mergeMax sessions between them, they merge. Then t, if still that sparse, is
+// rebuilt at the size its sessions need. It returns the table that now holds t's sessions and
+// the start of its run. Moving a session writes its slot pointer, a cold cache line when the
+// sweep removes idle sessions; a pass starts only once the whole index is 1/32 full, so it moves
+// at most one session per 1/32 of the slots, after the ~11/32 of them emptied since the index
+// was last rebuilt: fewer than one move per ten removals.
+func (x *index) shrink(t *table, start, live int) (*table, int) {
+merging:
 	for t.depth > 0 {
 		d := x.dir.Load()
 		run := 1 << (d.depth - t.depth)
-		start := d.entry(hl) &^ (run - 1)
 		b := d.tabs[start^run].Load()
-		lo := min(start, start^run)
-		switch {
-		case b.depth != t.depth:
-			t = nil
-		case t.live == 0:
-			t = b
-			x.fold(t, lo, 2*run)
-		case b.live == 0:
-			x.fold(t, lo, 2*run)
-		case t.live+b.live <= mergeMax:
-			nt := newTable(sizeFor(t.live+b.live), t.depth) // fold makes it shallower
-			t.moveTo(nt)
-			b.moveTo(nt)
-			t = nt
-			x.fold(t, lo, 2*run)
-		default:
-			t = nil
-		}
-		if t == nil {
-			t = d.tableOf(hl)
+		if b.depth != t.depth {
 			break
 		}
+		bl := b.live()
+		switch {
+		case live == 0:
+			x.slots -= len(t.slots)
+			t, live = b, bl
+		case bl == 0:
+			x.slots -= len(b.slots)
+		case live+bl <= mergeMax:
+			nt := newTable(sizeFor(live+bl), t.depth) // fold makes it shallower
+			t.moveTo(nt)
+			b.moveTo(nt)
+			x.slots += len(nt.slots) - len(t.slots) - len(b.slots)
+			t, live = nt, live+bl
+		default:
+			break merging
+		}
+		start = x.fold(t, min(start, start^run), 2*run)
 	}
-	if size := sizeFor(t.live); 32*t.live <= len(t.slots) && size < len(t.slots) {
-		x.rebuild(t, size)
+	if size := sizeFor(live); size < len(t.slots) {
+		nt := newTable(size, t.depth)
+		t.moveTo(nt)
+		x.replace(t, nt, nt)
+		t = nt
 	}
+	return t, start
 }
 
 // mergeMax is the most sessions two buddies may hold between them to be merged.
@@ -345,8 +403,9 @@ const mergeMax = 8
 
 // fold points the directory entries of b and of its buddy, the run of n from start, at b, one
 // bit shallower (the buddy is empty or merged into b; b's slots do not depend on its depth),
-// and halves the directory while no table needs its last bit.
-func (x *index) fold(b *table, start, n int) {
+// and halves the directory while no table needs its last bit. It returns the start of b's run
+// in the directory as it is then.
+func (x *index) fold(b *table, start, n int) int {
 	b.depth--
 	d := x.dir.Load()
 	for i := start; i < start+n; i++ {
@@ -355,7 +414,7 @@ func (x *index) fold(b *table, start, n int) {
 	for d.depth > 0 {
 		for i := 0; i < len(d.tabs); i += 2 {
 			if d.tabs[i].Load() != d.tabs[i+1].Load() {
-				return
+				return start
 			}
 		}
 		nd := &directory{depth: d.depth - 1, tabs: make([]atomic.Pointer[table], len(d.tabs)/2)}
@@ -364,24 +423,29 @@ func (x *index) fold(b *table, start, n int) {
 		}
 		x.dir.Store(nd)
 		d = nd
+		start /= 2
+		if x.cursor > 0 {
+			x.cursor /= 2
+		}
 	}
+	return start
 }
 
 // has reports whether s is in the index.
-func (x *index) has(s *Session) bool { return s.tab != nil && s.tab.slots[s.si].s == s }
+func (x *index) has(s *Session) bool { return s.sl != nil && s.sl.s == s }
 
-// remove takes s out of the index: stores into its slot, no probe; its table shrinks when few
-// sessions are left in it. s must be in it. The slot is freed when its table is next rebuilt.
+// remove takes s out of the index: stores into its slot, no probe, nothing else of the table
+// read or written. s must be in it. The slot is freed when its table is next rebuilt; once the
+// index is about 1/32 full, each removal also takes a step of the shrinking pass.
 func (x *index) remove(s *Session) {
-	t := s.tab
-	sl := &t.slots[s.si]
-	atomic.StorePointer(&sl.key, nil)
+	sl := s.sl
+	// Note: the key pointer stays (until the slot is reused or its table rebuilt): clearing it
+	// too was a second locked store per removal, ~10% of a sweep's cost per expired session.
 	sl.storeS(tombstone)
-	s.tab = nil
-	t.live--
+	s.sl = nil
 	x.n--
-	if 32*t.live <= len(t.slots) && len(t.slots) > tableMinSlots || t.live <= mergeMax/2 && t.depth > 0 {
-		x.shrink(t, sl.hl)
+	if x.n <= x.shrinkAt || x.cursor >= 0 {
+		x.compactStep()
 	}
 }
 
@@ -408,7 +472,7 @@ func (x *index) each(f func(*Session)) {
 
 // reset empties the index and frees it.
 func (x *index) reset() {
-	x.each(func(s *Session) { s.tab = nil })
+	x.each(func(s *Session) { s.sl = nil })
 	x.dir.Store(nil)
-	x.n = 0
+	x.n, x.slots, x.shrinkAt, x.cursor = 0, 0, 0, -1
 }

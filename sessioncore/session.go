@@ -23,16 +23,15 @@ type Session struct {
 
 	// Guarded by the shard's lock: its place in the expiry wheel and in the index.
 	wb   *bucket // nil: not in the wheel
-	tab  *table  // its table in the index (nil: removed); its slot is tab.slots[si]
+	sl   *slot   // its slot in the index (nil: removed)
 	widx int32   // index in wb.ss
 
 	state atomic.Uint32
 
 	mu     sync.Mutex
-	busy   bool   // someone (an inline caller or a worker) owns the handler
-	dead   bool   // ended; never runs a handler again
-	reason uint8  // why it ended (reasons index)
-	si     uint32 // its slot in tab, guarded by the shard's lock (it fits the padding here)
+	busy   bool  // someone (an inline caller or a worker) owns the handler
+	dead   bool  // ended; never runs a handler again
+	reason uint8 // why it ended (reasons index)
 	ext    *sessionExt
 }
 
