@@ -237,7 +237,7 @@ func (r *Registry) Stats() Stats {
 	}
 }
 
-// sessionBytesEstimate: the struct (120 B, a 128 B size class), a 24 B key allocation, ~48 B
+// sessionBytesEstimate: the struct (128 B), a 24 B key allocation, ~48 B
 // of index (24 B slots at 3/8–3/4 load) and ~12 B of expiry bucket (8 B slots plus growth
 // slack). See BenchmarkIdleMemory.
 const sessionBytesEstimate = 128 + 24 + 48 + 12
