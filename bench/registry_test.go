@@ -45,7 +45,8 @@ var sink atomic.Bool
 //   - op=create/n=100000: insert fresh keys into a registry holding 100,000–200,000 entries
 //     (it is rebuilt with the timer stopped every 100,000 inserts);
 //   - op=lookup/n=1000 and n=1000000: find an existing key, keys in random order;
-//   - op=lookup/n=1000/goroutines=2: the same from 2 goroutines (RunParallel), as lookups/s;
+//   - op=lookup/n=1000/parallel: the same from GOMAXPROCS goroutines (RunParallel: the name's
+//     -N suffix; 2 on the reference machine, and -cpu 1,2,4 gives the scaling), as lookups/s;
 //   - op=memory/n=1000000: live heap growth after GC per entry (B/entry), keys included,
 //     measured once per -count; its op is one insert into a fresh registry.
 func BenchmarkRegistry(b *testing.B) {
@@ -54,7 +55,7 @@ func BenchmarkRegistry(b *testing.B) {
 			b.Run("op=create/n=100000", func(b *testing.B) { benchCreate(b, im, 100_000) })
 			b.Run("op=lookup/n=1000", func(b *testing.B) { benchLookup(b, im, 1000) })
 			b.Run("op=lookup/n=1000000", func(b *testing.B) { benchLookup(b, im, 1_000_000) })
-			b.Run("op=lookup/n=1000/goroutines=2", func(b *testing.B) { benchLookupParallel(b, im, 1000) })
+			b.Run("op=lookup/n=1000/parallel", func(b *testing.B) { benchLookupParallel(b, im, 1000) })
 			b.Run("op=memory/n=1000000", func(b *testing.B) { benchMemory(b, im, 1_000_000) })
 		})
 	}
@@ -126,7 +127,7 @@ func benchLookupParallel(b *testing.B, im impl, n int) {
 	var start atomic.Int64
 	var missed atomic.Bool
 	b.ReportAllocs()
-	b.SetParallelism(1) // GOMAXPROCS goroutines: 2 on the reference machine
+	b.SetParallelism(1) // GOMAXPROCS goroutines
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		i := int(start.Add(int64(n/2))) % n

@@ -48,9 +48,9 @@ func (r *Registry) CastAll(msg any) int {
 	for i := range r.shards {
 		sh := &r.shards[i]
 		batch = batch[:0]
-		sh.mu.RLock()
+		sh.mu.Lock()
 		sh.idx.each(func(s *Session) { batch = append(batch, s) })
-		sh.mu.RUnlock()
+		sh.mu.Unlock()
 		for _, s := range batch {
 			if s.Cast(msg) == nil {
 				n++

@@ -18,8 +18,9 @@ type systemClock struct{}
 func (systemClock) Now() time.Time { return time.Now() }
 
 // ManualClock is a Clock that only moves when told to, for tests. A Registry using a
-// ManualClock reads it directly (no ticker) and sweeps expired sessions only when
-// Registry.CleanupExpired is called. Safe for concurrent use.
+// ManualClock reads it directly and sweeps expired sessions only when Registry.CleanupExpired
+// is called; its ticker still runs, for call timeouts only (CallTimeout is real time). Safe for
+// concurrent use.
 type ManualClock struct {
 	ns atomic.Int64 // Unix nanoseconds
 }

@@ -32,19 +32,22 @@ type Config struct {
 	// holds a session, so few shards keep small registries small.
 	Shards int
 	// Clock is the time source (default: the system clock). With a *ManualClock the registry
-	// runs no ticker and expires sessions only in CleanupExpired.
+	// expires sessions only in CleanupExpired (its ticker then only times out calls).
 	Clock Clock
-	// ClockResolution is how often the coarse clock is refreshed from Clock (default 5ms).
+	// ClockResolution is how often the coarse clock is refreshed from Clock and call timeouts
+	// are checked (default 5ms).
 	ClockResolution time.Duration
 	// ExpiryResolution is the width of an expiry bucket and the automatic sweep period; a
 	// session expires up to this much after its deadline (default 1s).
 	ExpiryResolution time.Duration
 	// CallTimeout bounds a Call whose context has no deadline: it returns ErrCallTimeout when no
 	// reply came within CallTimeout, whether the session was busy or its handler blocks
-	// (default 5s). Inline calls (InlineCalls, the default handler) cannot be interrupted.
+	// (default 5s). The registry's ticker enforces it, so such a call returns between
+	// CallTimeout and CallTimeout + 2×ClockResolution after it began. Inline calls
+	// (InlineCalls, the default handler) cannot be interrupted.
 	CallTimeout time.Duration
 	// InlineCalls runs a Call to an idle session on the caller's goroutine for every handler,
-	// not only the default handler: no goroutine hand-off (tens of ns instead of about a µs),
+	// not only the default handler: no goroutine hand-off (tens of ns instead of half a µs),
 	// but neither the call's context nor CallTimeout can interrupt a handler that blocks. Set
 	// it only for handlers whose HandleCall never blocks (default false).
 	InlineCalls bool

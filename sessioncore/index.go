@@ -1,18 +1,30 @@
 package sessioncore
 
-import "unsafe"
+import (
+	"sync/atomic"
+	"unsafe"
+)
 
-// index is a shard's table of live sessions by ID. Every session points at its slot, so
-// removing one is a single store (a tombstone) with no probe and no load: the expiry sweep removes
-// sessions that have been idle for a TTL, whose slots are cold, and a removal that needs no
-// load costs the same whatever the number of live sessions.
+// index is a shard's table of live sessions by ID. Every session knows its slot, so removing
+// one is a store of a tombstone with no probe: the expiry sweep removes sessions that have
+// been idle for a TTL, whose slots are cold, and a removal that needs no probe costs the same
+// whatever the number of live sessions.
 //
 // It is extendible hashing: a directory, indexed by the hash bits below the shard's, of tables
 // of at most tableMaxSlots 24 B slots with linear probing. A slot holds the key's hash (its low
 // byte replaced by the key's length), a pointer to the key's bytes and the session, so a lookup
 // reads the slot and the key's bytes but not the session. A table that reaches 3/4 load
 // (tombstones included) is rebuilt — bigger, or the same size without its tombstones — and a
-// full one splits in two, so growing never moves more than one table's sessions at a time.
+// full one splits in two, so growing never moves more than one table's sessions at a time. A
+// table whose live sessions fall to 1/32 of its slots is rebuilt smaller; an empty one folds
+// into its buddy (the table that differs in its last directory bit), and the directory halves
+// when no table needs its last bit: an index that held a million sessions gives its memory
+// back when they leave.
+//
+// Readers take no lock (see Registry.Lookup): writers hold the shard's mutex and bump its
+// sequence counter around every change, store into published slots and directory entries
+// atomically, and build new tables completely before publishing them with an atomic store; a
+// reader loads atomically and keeps what it read only if the sequence did not move.
 //
 // Note: it replaces a map[string]*Session. Deleting from a Go map probes for the key: two or
 // three dependent cache misses into a table that grows with the live sessions, which made a
@@ -21,14 +33,26 @@ import "unsafe"
 // here was one open-addressing table per shard: growing it rebuilt the whole shard under its
 // lock (~8 ms per 100,000 sessions on the 2-core machine), hence the directory.
 type index struct {
-	dir   []*table // 1<<depth entries; nil until the first insert
-	depth uint     // global depth
-	n     int      // live sessions
+	dir atomic.Pointer[directory] // nil until the first insert
+	n   int                       // live sessions
+	// Shrinking: a pass over the tables starts when n falls to shrinkAt (about 1/32 of the
+	// slots) and goes on, a table or so per removal, from directory entry cursor (-1: none).
+	slots    int // slots of all tables
+	shrinkAt int
+	cursor   int
 }
 
-// table is one part of an index: open addressing with linear probing. Removing a session does
-// not touch its table's header (the slot becomes a tombstone, used does not change), so the
-// live count is only known by a scan, which every rebuild does anyway.
+// directory maps the hash bits below the shard's to tables; it is replaced, never resized, when
+// its depth changes, and its entries are stored atomically.
+type directory struct {
+	depth uint                    // global depth
+	tabs  []atomic.Pointer[table] // 1<<depth entries
+}
+
+// table is one part of an index: open addressing with linear probing. Its slots slice and mask
+// never change once published; used and depth are the writers' bookkeeping. Removing a
+// session does not touch the table's header (the slot becomes a tombstone, used does not
+// change), so its live count is only known by a scan, which every rebuild does anyway.
 type table struct {
 	slots []slot
 	mask  uint64
@@ -36,10 +60,19 @@ type table struct {
 	depth uint // local depth: the directory bits all its keys share
 }
 
+// slot is read atomically by lock-free readers; in a published table it is written atomically.
 type slot struct {
 	hl  uint64         // the key's hash with its low byte replaced by the key's length
-	key unsafe.Pointer // the key's bytes
+	key unsafe.Pointer // the key's bytes (a tombstone keeps its last key's)
 	s   *Session       // nil: empty; tombstone: removed
+}
+
+func (sl *slot) loadS() *Session {
+	return (*Session)(atomic.LoadPointer((*unsafe.Pointer)(unsafe.Pointer(&sl.s))))
+}
+
+func (sl *slot) storeS(s *Session) {
+	atomic.StorePointer((*unsafe.Pointer)(unsafe.Pointer(&sl.s)), unsafe.Pointer(s))
 }
 
 // tombstone marks a removed slot: probes continue past it, inserts may reuse it.
@@ -55,17 +88,21 @@ const (
 // by the bits below those, the slot in a table by hl>>8.
 func hashLen(h uint64, id string) uint64 { return h&^0xff | uint64(len(id)) }
 
-func (x *index) tableOf(hl uint64) *table { return x.dir[(hl<<8)>>(64-x.depth)] }
+// entry returns the directory entry of stored hash hl.
+func (d *directory) entry(hl uint64) int { return int((hl << 8) >> (64 - d.depth)) }
+
+func (d *directory) tableOf(hl uint64) *table { return d.tabs[d.entry(hl)].Load() }
 
 func (t *table) home(hl uint64) uint64 { return (hl >> 8) & t.mask }
 
-// get returns the session with ID id (hash h), or nil.
+// get returns the session with ID id (hash h), or nil. The shard's lock must be held.
 func (x *index) get(h uint64, id string) *Session {
-	if x.dir == nil {
+	d := x.dir.Load()
+	if d == nil {
 		return nil
 	}
 	hl := hashLen(h, id)
-	t := x.tableOf(hl)
+	t := d.tableOf(hl)
 	for i := t.home(hl); ; i = (i + 1) & t.mask {
 		sl := &t.slots[i]
 		if sl.s == nil {
@@ -77,14 +114,42 @@ func (x *index) get(h uint64, id string) *Session {
 	}
 }
 
+// peek is get for a reader without the lock: it returns the first live session whose slot's
+// stored hash matches id's, with that slot's key pointer, or nil at an empty slot. What it
+// returns is only consistent if the shard's sequence did not change meanwhile; the caller
+// checks that, then compares the key. The probe ends even while writers insert: a published
+// table always keeps a quarter of its slots empty, and an empty slot is never re-created.
+func (x *index) peek(h uint64, id string) (*Session, unsafe.Pointer) {
+	d := x.dir.Load()
+	if d == nil {
+		return nil, nil
+	}
+	hl := hashLen(h, id)
+	t := d.tableOf(hl)
+	for i := t.home(hl); ; i = (i + 1) & t.mask {
+		sl := &t.slots[i]
+		s := sl.loadS()
+		if s == nil {
+			return nil, nil
+		}
+		if s != tombstone && atomic.LoadUint64(&sl.hl) == hl {
+			return s, atomic.LoadPointer(&sl.key)
+		}
+	}
+}
+
 // insert adds s (hash h) unless a session with its ID is present; false when it is.
 func (x *index) insert(h uint64, s *Session) bool {
-	if x.dir == nil {
-		x.dir = []*table{newTable(tableMinSlots, 0)}
+	d := x.dir.Load()
+	if d == nil {
+		d = &directory{tabs: make([]atomic.Pointer[table], 1)}
+		d.tabs[0].Store(newTable(tableMinSlots, 0))
+		x.dir.Store(d)
+		x.slots, x.cursor = tableMinSlots, -1
 	}
 	id := s.id
 	hl := hashLen(h, id)
-	t := x.tableOf(hl)
+	t := d.tableOf(hl)
 	reuse := -1
 	i := t.home(hl)
 	for ; ; i = (i + 1) & t.mask {
@@ -101,17 +166,17 @@ func (x *index) insert(h uint64, s *Session) bool {
 		}
 	}
 	if reuse >= 0 {
-		t.put(uint64(reuse), hl, s)
+		t.publish(uint64(reuse), hl, s)
 		x.n++
 		return true
 	}
 	if 4*(t.used+1) > 3*len(t.slots) {
 		x.grow(t)
-		t = x.tableOf(hl)
+		t = x.dir.Load().tableOf(hl)
 		for i = t.home(hl); t.slots[i].s != nil; i = (i + 1) & t.mask {
 		}
 	}
-	t.put(i, hl, s)
+	t.publish(i, hl, s)
 	t.used++
 	x.n++
 	return true
@@ -121,19 +186,25 @@ func newTable(size int, depth uint) *table {
 	return &table{slots: make([]slot, size), mask: uint64(size - 1), depth: depth}
 }
 
-func (t *table) put(i, hl uint64, s *Session) {
+// publish stores s in slot i of t, a table readers may see: atomically, the session last.
+func (t *table) publish(i, hl uint64, s *Session) {
 	sl := &t.slots[i]
-	*sl = slot{hl: hl, key: unsafe.Pointer(unsafe.StringData(s.id)), s: s}
+	atomic.StoreUint64(&sl.hl, hl)
+	atomic.StorePointer(&sl.key, unsafe.Pointer(unsafe.StringData(s.id)))
+	sl.storeS(s)
 	s.sl = sl
 }
 
-// add puts s (stored hash hl) in the first free slot from its home; t has room.
+// add puts s (stored hash hl) in the first free slot from its home of t, a new table no reader
+// sees yet (plain stores: publishing the table orders them); t has room.
 func (t *table) add(hl uint64, s *Session) {
 	i := t.home(hl)
 	for t.slots[i].s != nil {
 		i = (i + 1) & t.mask
 	}
-	t.put(i, hl, s)
+	sl := &t.slots[i]
+	*sl = slot{hl: hl, key: unsafe.Pointer(unsafe.StringData(s.id)), s: s}
+	s.sl = sl
 	t.used++
 }
 
@@ -148,25 +219,42 @@ func (t *table) live() int {
 	return n
 }
 
+// sizeFor returns the table size at which n sessions fill at most 3/8 of it.
+func sizeFor(n int) int {
+	size := tableMinSlots
+	for 8*(n+1) > 3*size {
+		size <<= 1
+	}
+	return size
+}
+
 // grow makes room in t, which reached 3/4 load: it rebuilds t at the size where its sessions
 // fill at most 3/8 of it (bigger, or the same or smaller without tombstones) up to
 // tableMaxSlots, and splits it in two past that.
 func (x *index) grow(t *table) {
 	n := t.live()
-	size := tableMinSlots
-	for 8*(n+1) > 3*size {
-		size <<= 1
-	}
+	size := sizeFor(n)
 	if size > tableMaxSlots && x.split(t, n) {
 		return
 	}
+	x.rebuild(t, size)
+	x.shrinkAt = max(x.shrinkAt, x.slots/32)
+}
+
+// rebuild replaces t by a table of size slots holding its sessions.
+func (x *index) rebuild(t *table, size int) {
 	nt := newTable(size, t.depth)
+	t.moveTo(nt)
+	x.replace(t, nt, nt)
+}
+
+// moveTo adds t's live sessions to nt.
+func (t *table) moveTo(nt *table) {
 	for _, sl := range t.slots {
 		if sl.s != nil && sl.s != tombstone {
 			nt.add(sl.hl, sl.s)
 		}
 	}
-	x.replace(t, nt, nt)
 }
 
 // split moves t's sessions into two tables by the next directory bit; false (and nothing
@@ -183,13 +271,17 @@ func (x *index) split(t *table, n int) bool {
 	if n1 == 0 || n1 == n || t.depth >= 48 {
 		return false
 	}
-	if t.depth == x.depth { // double the directory
-		dir := make([]*table, 2*len(x.dir))
-		for i, p := range x.dir {
-			dir[2*i], dir[2*i+1] = p, p
+	if d := x.dir.Load(); t.depth == d.depth { // double the directory
+		nd := &directory{depth: d.depth + 1, tabs: make([]atomic.Pointer[table], 2*len(d.tabs))}
+		for i := range d.tabs {
+			p := d.tabs[i].Load()
+			nd.tabs[2*i].Store(p)
+			nd.tabs[2*i+1].Store(p)
 		}
-		x.dir = dir
-		x.depth++
+		x.dir.Store(nd)
+		if x.cursor > 0 {
+			x.cursor *= 2
+		}
 	}
 	t0, t1 := newTable(tableMaxSlots, t.depth+1), newTable(tableMaxSlots, t.depth+1)
 	for _, sl := range t.slots {
@@ -202,23 +294,29 @@ func (x *index) split(t *table, n int) bool {
 		}
 	}
 	x.replace(t, t0, t1)
+	x.shrinkAt = max(x.shrinkAt, x.slots/32)
 	return true
 }
 
 // replace points the directory entries of t at t0 (first half) and t1 (second half); t0 and
 // t1 are the same table for a rebuild.
 func (x *index) replace(t, t0, t1 *table) {
-	// The entries of t are a run of 1<<(x.depth-t.depth) starting at a multiple of it.
-	run := 1 << (x.depth - t.depth)
-	for start := 0; start < len(x.dir); start += run {
-		if x.dir[start] != t {
+	x.slots += len(t0.slots) - len(t.slots)
+	if t1 != t0 {
+		x.slots += len(t1.slots)
+	}
+	d := x.dir.Load()
+	// The entries of t are a run of 1<<(d.depth-t.depth) starting at a multiple of it.
+	run := 1 << (d.depth - t.depth)
+	for start := 0; start < len(d.tabs); start += run {
+		if d.tabs[start].Load() != t {
 			continue
 		}
 		for i := range run {
 			if i < run/2 || t0 == t1 {
-				x.dir[start+i] = t0
+				d.tabs[start+i].Store(t0)
 			} else {
-				x.dir[start+i] = t1
+				d.tabs[start+i].Store(t1)
 			}
 		}
 		return
@@ -226,21 +324,140 @@ func (x *index) replace(t, t0, t1 *table) {
 	panic("sessioncore: index table not in its directory")
 }
 
+// compactStep goes on with the shrinking pass: it scans the tables from the cursor, at least
+// one and about tableMaxSlots slots' worth, and shrinks those that could be half their size
+// (at most 3/16 full) or hold a handful.
+func (x *index) compactStep() {
+	if x.cursor < 0 {
+		x.cursor = 0
+	}
+	for scanned := 0; scanned < tableMaxSlots; {
+		d := x.dir.Load()
+		if x.cursor >= len(d.tabs) {
+			x.cursor = -1
+			x.shrinkAt = min(x.slots/32, x.n/2) // a pass that could not do more waits for n to halve
+			return
+		}
+		t := d.tabs[x.cursor].Load()
+		run := 1 << (d.depth - t.depth)
+		start := x.cursor &^ (run - 1)
+		live := t.live()
+		scanned += len(t.slots)
+		if sizeFor(live) < len(t.slots) || live <= mergeMax/2 && t.depth > 0 {
+			t, start = x.shrink(t, start, live)
+			d = x.dir.Load()
+			run = 1 << (d.depth - t.depth)
+		}
+		x.cursor = start + run
+	}
+}
+
+// shrink gives back the room of t, whose run of directory entries starts at start and which
+// holds live sessions, at most 3/16 of its slots or a handful. While t and its buddy (the table
+// that differs in its last directory bit) have the same depth and one is empty, the empty one
+// folds into the other (it takes over the empty one's directory entries; nothing moves);
+// while they hold mergeMax sessions between them, they merge. Then t, if still that sparse, is
+// rebuilt at the size its sessions need. It returns the table that now holds t's sessions and
+// the start of its run. Moving a session writes its slot pointer, a cold cache line when the
+// sweep removes idle sessions; a pass starts only once the whole index is 1/32 full, so it moves
+// at most one session per 1/32 of the slots, after the ~11/32 of them emptied since the index
+// was last rebuilt: fewer than one move per ten removals.
+func (x *index) shrink(t *table, start, live int) (*table, int) {
+merging:
+	for t.depth > 0 {
+		d := x.dir.Load()
+		run := 1 << (d.depth - t.depth)
+		b := d.tabs[start^run].Load()
+		if b.depth != t.depth {
+			break
+		}
+		bl := b.live()
+		switch {
+		case live == 0:
+			x.slots -= len(t.slots)
+			t, live = b, bl
+		case bl == 0:
+			x.slots -= len(b.slots)
+		case live+bl <= mergeMax:
+			nt := newTable(sizeFor(live+bl), t.depth) // fold makes it shallower
+			t.moveTo(nt)
+			b.moveTo(nt)
+			x.slots += len(nt.slots) - len(t.slots) - len(b.slots)
+			t, live = nt, live+bl
+		default:
+			break merging
+		}
+		start = x.fold(t, min(start, start^run), 2*run)
+	}
+	if size := sizeFor(live); size < len(t.slots) {
+		nt := newTable(size, t.depth)
+		t.moveTo(nt)
+		x.replace(t, nt, nt)
+		t = nt
+	}
+	return t, start
+}
+
+// mergeMax is the most sessions two buddies may hold between them to be merged.
+const mergeMax = 8
+
+// fold points the directory entries of b and of its buddy, the run of n from start, at b, one
+// bit shallower (the buddy is empty or merged into b; b's slots do not depend on its depth),
+// and halves the directory while no table needs its last bit. It returns the start of b's run
+// in the directory as it is then.
+func (x *index) fold(b *table, start, n int) int {
+	b.depth--
+	d := x.dir.Load()
+	for i := start; i < start+n; i++ {
+		d.tabs[i].Store(b)
+	}
+	for d.depth > 0 {
+		for i := 0; i < len(d.tabs); i += 2 {
+			if d.tabs[i].Load() != d.tabs[i+1].Load() {
+				return start
+			}
+		}
+		nd := &directory{depth: d.depth - 1, tabs: make([]atomic.Pointer[table], len(d.tabs)/2)}
+		for i := range nd.tabs {
+			nd.tabs[i].Store(d.tabs[2*i].Load())
+		}
+		x.dir.Store(nd)
+		d = nd
+		start /= 2
+		if x.cursor > 0 {
+			x.cursor /= 2
+		}
+	}
+	return start
+}
+
 // has reports whether s is in the index.
 func (x *index) has(s *Session) bool { return s.sl != nil && s.sl.s == s }
 
-// remove takes s out of the index: one store into its slot, no probe, nothing else of the
-// table read or written. s must be in it. The slot is freed when its table is next rebuilt.
+// remove takes s out of the index: stores into its slot, no probe, nothing else of the table
+// read or written. s must be in it. The slot is freed when its table is next rebuilt; once the
+// index is about 1/32 full, each removal also takes a step of the shrinking pass.
 func (x *index) remove(s *Session) {
-	*s.sl = slot{s: tombstone}
+	sl := s.sl
+	// Note: the key pointer stays (until the slot is reused or its table rebuilt): clearing it
+	// too was a second locked store per removal, ~10% of a sweep's cost per expired session.
+	sl.storeS(tombstone)
 	s.sl = nil
 	x.n--
+	if x.n <= x.shrinkAt || x.cursor >= 0 {
+		x.compactStep()
+	}
 }
 
 // each calls f for every session in the index.
 func (x *index) each(f func(*Session)) {
+	d := x.dir.Load()
+	if d == nil {
+		return
+	}
 	var last *table
-	for _, t := range x.dir {
+	for i := range d.tabs {
+		t := d.tabs[i].Load()
 		if t == last {
 			continue // a table's directory entries are adjacent
 		}
@@ -256,5 +473,6 @@ func (x *index) each(f func(*Session)) {
 // reset empties the index and frees it.
 func (x *index) reset() {
 	x.each(func(s *Session) { s.sl = nil })
-	*x = index{}
+	x.dir.Store(nil)
+	x.n, x.slots, x.shrinkAt, x.cursor = 0, 0, 0, -1
 }

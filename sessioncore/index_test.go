@@ -31,9 +31,9 @@ func TestIndexAgainstMap(t *testing.T) {
 		if x.n != len(ref) {
 			t.Fatalf("step %d: n %d, want %d", step, x.n, len(ref))
 		}
-		seen, n := 0, 0
+		seen, n, slots := 0, 0, 0
 		var last *table
-		for _, tb := range x.dir {
+		for _, tb := range indexTables(&x) {
 			if tb == last {
 				continue
 			}
@@ -51,18 +51,19 @@ func TestIndexAgainstMap(t *testing.T) {
 			if used != tb.used || 4*used > 3*len(tb.slots) {
 				t.Fatalf("step %d: %d used (table says %d) in %d slots", step, used, tb.used, len(tb.slots))
 			}
+			slots += len(tb.slots)
 		}
-		if n != x.n {
-			t.Fatalf("step %d: tables hold %d, index says %d", step, n, x.n)
+		if n != x.n || slots != x.slots {
+			t.Fatalf("step %d: tables hold %d in %d slots, index says %d in %d", step, n, slots, x.n, x.slots)
 		}
 		x.each(func(s *Session) {
 			seen++
-			if ref[s.id] != s || s.sl.s != s || !x.has(s) {
+			if ref[s.id] != s || !x.has(s) {
 				t.Fatalf("step %d: %s is not what the map holds", step, s.id)
 			}
-			tb := x.tableOf(s.sl.hl)
+			tb := x.dir.Load().tableOf(hashLen(hash(s.id), s.id))
 			if i := (uintptr(unsafe.Pointer(s.sl)) - uintptr(unsafe.Pointer(&tb.slots[0]))) / unsafe.Sizeof(slot{}); i >= uintptr(len(tb.slots)) || &tb.slots[i] != s.sl {
-				t.Fatalf("step %d: %s points at a slot outside its table", step, s.id)
+				t.Fatalf("step %d: %s points at a slot outside the table its hash leads to", step, s.id)
 			}
 		})
 		if seen != len(ref) {
@@ -107,14 +108,17 @@ func TestIndexAgainstMap(t *testing.T) {
 		}
 	}
 	check(-1)
-	if x.depth < 2 {
-		t.Errorf("directory depth %d: the tables never split", x.depth)
+	if d := x.dir.Load().depth; d < 2 {
+		t.Errorf("directory depth %d: the tables never split", d)
 	}
 	for _, s := range ref {
 		x.remove(s)
 	}
 	if x.n != 0 {
 		t.Errorf("after removing everything: n %d, want 0", x.n)
+	}
+	if n, d := indexSlots(&x), x.dir.Load().depth; n > tableMinSlots || d != 0 {
+		t.Errorf("after removing everything: %d slots, directory depth %d; want one table of %d", n, d, tableMinSlots)
 	}
 	x.reset()
 	if x.get(hash("k1"), "k1") != nil || x.n != 0 {
@@ -134,12 +138,68 @@ func TestIndexSameHash(t *testing.T) {
 		}
 		ss = append(ss, s)
 	}
-	if x.depth > 1 {
-		t.Errorf("for directory depth, got %d, want the table grown instead", x.depth)
+	if d := x.dir.Load().depth; d > 1 {
+		t.Errorf("for directory depth, got %d, want the table grown instead", d)
 	}
 	for _, s := range ss {
 		if x.get(42<<8, s.id) != s {
 			t.Fatalf("get %s failed", s.id)
 		}
+	}
+}
+
+// indexTables returns the directory's entries.
+func indexTables(x *index) []*table {
+	d := x.dir.Load()
+	if d == nil {
+		return nil
+	}
+	out := make([]*table, len(d.tabs))
+	for i := range d.tabs {
+		out[i] = d.tabs[i].Load()
+	}
+	return out
+}
+
+// indexSlots returns the number of slots of the index's tables.
+func indexSlots(x *index) int {
+	n := 0
+	var last *table
+	for _, t := range indexTables(x) {
+		if t != last {
+			n += len(t.slots)
+			last = t
+		}
+	}
+	return n
+}
+
+// TestIndexShrinks: an index that held 200,000 sessions and kept 1,000 gives its room back —
+// tables fold, merge and shrink — and still finds every session.
+func TestIndexShrinks(t *testing.T) {
+	seed := maphash.MakeSeed()
+	var x index
+	ss := make([]*Session, 200_000)
+	for i := range ss {
+		ss[i] = &Session{id: fmt.Sprintf("s%d", i)}
+		if !x.insert(maphash.String(seed, ss[i].id), ss[i]) {
+			t.Fatalf("insert %d refused", i)
+		}
+	}
+	peak, peakDepth := indexSlots(&x), x.dir.Load().depth
+	for _, s := range ss[1000:] {
+		x.remove(s)
+	}
+	for _, s := range ss[:1000] {
+		if x.get(maphash.String(seed, s.id), s.id) != s {
+			t.Fatalf("after shrinking, %s is not found", s.id)
+		}
+	}
+	d := x.dir.Load()
+	bytes := indexSlots(&x)*int(unsafe.Sizeof(slot{})) + len(d.tabs)*8
+	t.Logf("peak %d slots, depth %d; after: %d slots, depth %d: %d B per session left", peak, peakDepth, indexSlots(&x), d.depth, bytes/1000)
+	// At 3/8 load a session needs 64 B of slots; allow 4× for tables that could not merge.
+	if bytes > 4*64*1000 {
+		t.Errorf("for the index's bytes after going from 200,000 to 1,000 sessions, got %d (peak %d slots), want at most %d", bytes, peak, 4*64*1000)
 	}
 }

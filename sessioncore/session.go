@@ -48,19 +48,6 @@ type envelope struct {
 	w   *waiter
 }
 
-type waiter struct {
-	ctx context.Context
-	ch  chan callResult
-	t   *time.Timer // CallTimeout, for a ctx without deadline; stopped while pooled
-}
-
-type callResult struct {
-	reply any
-	err   error
-}
-
-var waiterPool = sync.Pool{New: func() any { return &waiter{ch: make(chan callResult, 1)} }}
-
 var reasons = [...]error{nil, ErrTerminated, ErrExpired, ErrCrashed, ErrShutdown, ErrStartAborted}
 
 func reasonCode(err error) uint8 {
@@ -85,7 +72,9 @@ func (s *Session) State() State { return State(s.state.Load()) }
 // not allocate; with a Persister it also calls Persister.Touch.
 func (s *Session) Touch() {
 	now := s.reg.now.Load()
-	s.lastActive.Store(now)
+	if s.lastActive.Load() != now { // within one tick, a busy session's line stays shared
+		s.lastActive.Store(now)
+	}
 	if p := s.reg.cfg.Persister; p != nil {
 		p.Touch(s.id, time.Unix(0, now))
 	}
@@ -145,9 +134,10 @@ func (s *Session) Transition(ctx context.Context, to State) error {
 }
 
 // Call sends msg to the session and returns the handler's reply. The call is queued in the
-// session's mailbox and run by a worker, and Call waits for the reply until ctx is done
+// session's mailbox and run on a call goroutine, and Call waits for the reply until ctx is done
 // (ctx.Err(), wrapped) or, when ctx has no deadline, Config.CallTimeout passes (ErrCallTimeout,
-// wrapped) — also when the handler is running and blocks: it keeps the session until it
+// wrapped; checked every ClockResolution, so up to two of those late) — also when the handler
+// is running and blocks: it keeps the session until it
 // returns, and its reply is dropped. The default handler, and every handler with
 // Config.InlineCalls, is instead run on the calling goroutine when the session is idle: no
 // hand-off, but such a call cannot be interrupted (the handler gets ctx). A call to a session
@@ -198,45 +188,52 @@ func (s *Session) Call(ctx context.Context, msg any) (any, error) {
 		return nil, ErrMailboxFull
 	}
 	w := waiterPool.Get().(*waiter)
-	w.ctx = ctx
+	st := w.begin(ctx)
 	s.pushLocked(envelope{msg: msg, w: w})
 	sched := !s.busy
 	s.busy = true
 	if sched {
 		// Counted under the session's lock: Close ends this session (taking the lock) before
-		// it waits for the registry's goroutines, so the count is up before that wait.
-		r.wg.Add(1)
+		// it waits for the tasks, so the count is up before that wait.
+		r.tasks.Add(1)
 	}
 	s.mu.Unlock()
 	s.Touch()
+	_, hasDeadline := ctx.Deadline()
+	if !hasDeadline {
+		r.arm(w)
+	}
 	if sched {
 		r.goCall(s)
 	}
-	var timeout <-chan time.Time
-	if _, ok := ctx.Deadline(); !ok {
-		if w.t == nil {
-			w.t = time.NewTimer(r.cfg.CallTimeout)
-		} else {
-			w.t.Reset(r.cfg.CallTimeout)
-		}
-		timeout = w.t.C
-	}
 	var res callResult
-	select {
-	case res = <-w.ch:
-		if timeout != nil {
-			w.t.Stop()
+	gaveUp := false
+	if done := ctx.Done(); done == nil {
+		res = <-w.ch
+	} else {
+		select {
+		case res = <-w.ch:
+		case <-done:
+			if gaveUp = w.state.CompareAndSwap(st, st|1); !gaveUp {
+				res = <-w.ch // answered meanwhile: the answer is on its way
+			}
+		}
+	}
+	switch {
+	case gaveUp:
+		// Note: w is not reused (here and below): the owner may still hold it in the mailbox.
+		if !hasDeadline {
+			r.disarm(w)
+		}
+		res.err = fmt.Errorf("calling session %s: %w", s.id, ctx.Err())
+	case res.err == errTimedOut: // the ticker took w off its list
+		res.err = fmt.Errorf("calling session %s: %w", s.id, ErrCallTimeout)
+	default: // the owner answered and is done with w
+		if !hasDeadline {
+			r.disarm(w)
 		}
 		w.ctx = nil
 		waiterPool.Put(w)
-	case <-ctx.Done():
-		// Note: w is not reused: the owner still holds it and may send its reply.
-		res.err = fmt.Errorf("calling session %s: %w", s.id, ctx.Err())
-		if timeout != nil {
-			w.t.Stop()
-		}
-	case <-timeout:
-		res.err = fmt.Errorf("calling session %s: %w", s.id, ErrCallTimeout)
 	}
 	if res.err != nil {
 		r.st.errors.Add(1)
@@ -272,6 +269,9 @@ func (s *Session) Cast(msg any) error {
 	s.pushLocked(envelope{msg: msg})
 	sched := !s.busy
 	s.busy = true
+	if sched {
+		r.tasks.Add(1) // under the session's lock, as in Call (see submit)
+	}
 	s.mu.Unlock()
 	s.Touch()
 	r.st.casts.Add(1)
@@ -408,6 +408,7 @@ func (s *Session) release() {
 		return
 	}
 	if s.queuedLocked() != 0 {
+		s.reg.tasks.Add(1)
 		s.mu.Unlock()
 		s.reg.submit(s)
 		return
@@ -440,6 +441,7 @@ func (s *Session) drain() {
 			return
 		}
 		if done >= drainBatch {
+			s.reg.tasks.Add(1) // the requeued run; the caller ends this one
 			s.mu.Unlock()
 			s.reg.submit(s)
 			return
@@ -466,12 +468,17 @@ func (s *Session) process(e envelope) bool {
 		}
 		return true
 	}
-	if err := e.w.ctx.Err(); err != nil {
-		e.w.ch <- callResult{err: err} // the caller gave up; do not run the handler
+	w := e.w
+	st := w.state.Load()
+	if st&1 != 0 {
+		return true // the caller gave up or timed out: do not run the handler
+	}
+	if err := w.ctx.Err(); err != nil {
+		w.answer(st, callResult{err: fmt.Errorf("calling session %s: %w", s.id, err)})
 		return true
 	}
-	reply, err, crashed := s.invokeCall(e.w.ctx, e.msg)
-	e.w.ch <- callResult{reply, err}
+	reply, err, crashed := s.invokeCall(w.ctx, e.msg)
+	w.answer(st, callResult{reply, err})
 	if crashed {
 		s.crash()
 		return false
@@ -532,8 +539,11 @@ func (s *Session) failCalls(q []envelope) { s.failCallsWith(q, ErrCrashed) }
 
 func (s *Session) failCallsWith(q []envelope, reason error) {
 	for _, e := range q {
-		if e.w != nil {
-			e.w.ch <- callResult{err: fmt.Errorf("calling session %s: %w: %w", s.id, ErrNotFound, reason)}
+		if e.w == nil {
+			continue
+		}
+		if st := e.w.state.Load(); st&1 == 0 {
+			e.w.answer(st, callResult{err: fmt.Errorf("calling session %s: %w: %w", s.id, ErrNotFound, reason)})
 		}
 	}
 }

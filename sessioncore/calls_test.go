@@ -1,0 +1,148 @@
+package sessioncore
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestCallsTimingOutConcurrently: many callers, with and without cancellable contexts, call
+// sessions whose handler sometimes runs past CallTimeout. Every call returns; a call that
+// succeeds gets its own reply (waiters are reused between calls, so a late reply must never
+// reach the next caller); every failure is ErrCallTimeout or the context's error. Run with
+// -race.
+func TestCallsTimingOutConcurrently(t *testing.T) {
+	factory := func(string, any) (Handler, error) {
+		h := newFuncHandler()
+		h.call = func(_ context.Context, msg any) (any, error) {
+			if msg.(int)%5 == 0 {
+				time.Sleep(3 * time.Millisecond) // past CallTimeout, ignoring ctx
+			}
+			return msg, nil
+		}
+		return h, nil
+	}
+	r := newTestRegistry(t, Config{
+		CallTimeout: time.Millisecond, ClockResolution: time.Millisecond,
+		MailboxSize: 1024, Handlers: map[string]HandlerFactory{"h": factory},
+	})
+	const sessions, callers, calls = 4, 8, 300
+	ss := make([]*Session, sessions)
+	for i := range ss {
+		var err error
+		if ss[i], err = r.Start(t.Context(), Spec{Handler: "h"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var ok, timedOut, cancelled atomic.Int64
+	var wg sync.WaitGroup
+	for c := range callers {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(c), 1))
+			for i := range calls {
+				msg := c*calls + i
+				ctx, cancel := context.Background(), context.CancelFunc(func() {})
+				switch rng.IntN(3) {
+				case 1:
+					ctx, cancel = context.WithCancel(context.Background())
+					if rng.IntN(2) == 0 {
+						cancel() // cancelled before or while queued
+					}
+				case 2:
+					ctx, cancel = context.WithTimeout(context.Background(), time.Duration(rng.IntN(2000))*time.Microsecond)
+				}
+				got, err := ss[rng.IntN(sessions)].Call(ctx, msg)
+				cancel()
+				switch {
+				case err == nil:
+					if got != msg {
+						t.Errorf("for call %d, got reply %v", msg, got)
+					}
+					ok.Add(1)
+				case errors.Is(err, ErrCallTimeout):
+					timedOut.Add(1)
+				case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+					cancelled.Add(1)
+				default:
+					t.Errorf("for call %d, got error %v", msg, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	t.Logf("%d answered, %d timed out, %d cancelled", ok.Load(), timedOut.Load(), cancelled.Load())
+	if ok.Load() == 0 || timedOut.Load() == 0 {
+		t.Errorf("want both answered and timed-out calls, got %d and %d", ok.Load(), timedOut.Load())
+	}
+	for _, s := range ss { // the sessions still work, one message at a time
+		if got, err := s.Call(t.Context(), 1); err != nil || got != 1 {
+			t.Errorf("for a call after the storm, got %v %v", got, err)
+		}
+	}
+}
+
+// TestCallTimeoutWithManualClock: CallTimeout is real time even when sessions expire by a
+// ManualClock that never moves.
+func TestCallTimeoutWithManualClock(t *testing.T) {
+	block := make(chan struct{})
+	defer close(block)
+	h := newFuncHandler()
+	h.call = func(context.Context, any) (any, error) { <-block; return nil, nil }
+	r := newTestRegistry(t, Config{
+		Clock: NewManualClock(time.Unix(1_000_000, 0)), CallTimeout: 10 * time.Millisecond,
+		Handlers: map[string]HandlerFactory{"h": factoryOf(map[string]*funcHandler{"m": h})},
+	})
+	s, err := r.Start(t.Context(), Spec{Key: "m", Handler: "h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Call(context.Background(), "blocks"); !errors.Is(err, ErrCallTimeout) {
+		t.Errorf("for a call whose handler blocks, got %v, want ErrCallTimeout", err)
+	}
+}
+
+// gatedHandler's casts wait for gate; Terminate counts.
+type gatedHandler struct {
+	gate           chan struct{}
+	handled, ended *atomic.Int64
+}
+
+func (h gatedHandler) HandleCall(context.Context, any) (any, error) { return nil, nil }
+func (h gatedHandler) HandleCast(any)                               { <-h.gate; h.handled.Add(1) }
+func (h gatedHandler) Terminate(error)                              { h.ended.Add(1) }
+
+// TestCloseWaitsForOverflowRuns: with the run queue full, casts start a goroutine per busy
+// session; Close still waits for every one of those runs and ends every session once.
+func TestCloseWaitsForOverflowRuns(t *testing.T) {
+	gate := make(chan struct{})
+	var handled, ended atomic.Int64
+	h := gatedHandler{gate, &handled, &ended}
+	r, err := New(Config{Workers: 1, Handlers: map[string]HandlerFactory{"g": func(string, any) (Handler, error) { return h, nil }}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 4096 + 300 // more than the run queue holds
+	for i := range n {
+		s, err := r.Start(t.Context(), Spec{Handler: "g"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Cast(i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	closed := make(chan struct{})
+	go func() { _ = r.Close(); close(closed) }()
+	close(gate)
+	<-closed
+	if got := ended.Load(); got != n {
+		t.Errorf("for handlers terminated by Close, got %d, want %d", got, n)
+	}
+	if got := handled.Load(); got > n {
+		t.Errorf("for casts handled, got %d, want at most %d", got, n)
+	}
+}

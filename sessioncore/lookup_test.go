@@ -1,0 +1,95 @@
+package sessioncore
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestLookupDuringChanges: lock-free lookups running while other goroutines start, terminate
+// and expire sessions in the same shards (so that tables grow, split, shrink and merge under
+// them) always find the sessions that stay live, and never return a session under another
+// key. Run with -race: the read path must be free of data races.
+func TestLookupDuringChanges(t *testing.T) {
+	clk := NewManualClock(time.Unix(1_000_000, 0))
+	r := newTestRegistry(t, Config{Clock: clk, Shards: 8})
+	ctx := t.Context()
+	stable := benchKeys("stable-", 300)
+	for _, k := range stable {
+		if _, err := r.Start(ctx, Spec{Key: k, TTL: -1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	churn := benchKeys("churn-", 3000)
+	expiring := benchKeys("exp-", 3000)
+
+	var failed atomic.Value
+	fail := func(format string, args ...any) { failed.CompareAndSwap(nil, fmt.Sprintf(format, args...)) }
+	stop := make(chan struct{})
+	var readers sync.WaitGroup
+	for g := range 3 {
+		readers.Go(func() {
+			for i := g; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				k := stable[i%len(stable)]
+				if s, ok := r.Lookup(k); !ok || s.ID() != k {
+					fail("lookup of live %s: got %v %v", k, s, ok)
+					return
+				}
+				for _, k := range []string{churn[i%len(churn)], expiring[i%len(expiring)]} {
+					if s, ok := r.Lookup(k); ok && s.ID() != k {
+						fail("lookup of %s returned session %s", k, s.ID())
+						return
+					}
+				}
+			}
+		})
+	}
+	var writers sync.WaitGroup
+	writers.Go(func() { // starts and terminates: tables grow, split, shrink and merge
+		for range 4 {
+			for _, k := range churn {
+				if _, err := r.Start(ctx, Spec{Key: k, TTL: -1}); err != nil {
+					fail("start %s: %v", k, err)
+					return
+				}
+			}
+			for _, k := range churn {
+				if err := r.Terminate(ctx, k); err != nil {
+					fail("terminate %s: %v", k, err)
+					return
+				}
+			}
+		}
+	})
+	writers.Go(func() { // starts and expiry sweeps
+		for range 4 {
+			for _, k := range expiring {
+				if _, err := r.Start(ctx, Spec{Key: k, TTL: time.Second}); err != nil {
+					fail("start %s: %v", k, err)
+					return
+				}
+			}
+			clk.Advance(3 * time.Second)
+			if n := r.CleanupExpired(); n != len(expiring) {
+				fail("expired %d, want %d", n, len(expiring))
+				return
+			}
+		}
+	})
+	writers.Wait()
+	close(stop)
+	readers.Wait()
+	if msg := failed.Load(); msg != nil {
+		t.Fatal(msg)
+	}
+	if got := r.Count(); got != len(stable) {
+		t.Errorf("for Count after the churn, got %d, want %d", got, len(stable))
+	}
+}
