@@ -27,6 +27,10 @@ type Project struct {
 	Units map[string]Direction
 	// Options are the comparison settings (alpha, minimum effect, wide-CI warning).
 	Options Options
+	// Unpaired turns the paired test off for interleaved runs (`compare: paired: false`):
+	// `run --against` then judges with the U test like a stored baseline. Default false:
+	// interleaved samples are compared paired (Options.Paired).
+	Unpaired bool
 	// Thresholds are the rules; DefaultThresholds when the file has no thresholds key.
 	Thresholds []Threshold
 	// Baselines is the directory of the local baseline store, relative to the project
@@ -48,6 +52,9 @@ type Suite struct {
 	Benchtime string
 	// Timeout is the -timeout of each test binary run. Default 10m.
 	Timeout time.Duration
+	// Interleave is RunConfig.Interleave for `run --against`: "turn" or "benchmark".
+	// Default "" (turn).
+	Interleave string
 }
 
 // DefaultProject is the project used when there is no project file: no suites, the
@@ -87,6 +94,7 @@ type compareFile struct {
 	Alpha     float64 `yaml:"alpha"`
 	MinEffect float64 `yaml:"min_effect"` // percent
 	WideCI    float64 `yaml:"wide_ci"`    // percent
+	Paired    *bool   `yaml:"paired"`     // default true
 }
 
 type suiteFile struct {
@@ -95,6 +103,8 @@ type suiteFile struct {
 	Count     int    `yaml:"count"`
 	Benchtime string `yaml:"benchtime"`
 	Timeout   string `yaml:"timeout"`
+	// Interleave is "turn" or "benchmark"; "" = turn.
+	Interleave string `yaml:"interleave"`
 }
 
 type thresholdFile struct {
@@ -162,6 +172,9 @@ func ParseProject(data []byte, path string) (*Project, error) {
 		}
 		p.Options = Options{Alpha: c.Alpha, MinEffect: c.MinEffect / 100, WideCI: c.WideCI / 100}.withDefaults()
 	}
+	if pf.Compare.Paired != nil {
+		p.Unpaired = !*pf.Compare.Paired
+	}
 	for u, d := range pf.Units {
 		dir, ok := ParseDirection(d)
 		if !ok {
@@ -171,7 +184,10 @@ func ParseProject(data []byte, path string) (*Project, error) {
 		p.Units[tidy] = dir
 	}
 	for name, sf := range pf.Suites {
-		s := Suite{Name: name, Package: sf.Package, Bench: sf.Bench, Count: sf.Count, Benchtime: sf.Benchtime, Timeout: 10 * time.Minute}
+		s := Suite{Name: name, Package: sf.Package, Bench: sf.Bench, Count: sf.Count, Benchtime: sf.Benchtime, Timeout: 10 * time.Minute, Interleave: sf.Interleave}
+		if err := CheckInterleave(s.Interleave); err != nil {
+			return nil, fmt.Errorf("%s: suite %s: %w", at("suites", name, "interleave"), name, err)
+		}
 		if s.Package == "" {
 			return nil, fmt.Errorf("%s: suite %s: package is required", at("suites", name), name)
 		}

@@ -73,6 +73,7 @@ type runFlags struct {
 	count        int           // overrides the suite's count
 	benchtime    string        // overrides the suite's benchtime
 	timeout      time.Duration // overrides the suite's timeout
+	interleave   string        // overrides the suite's interleave (turn|benchmark)
 	baseline     string        // compare with this stored baseline
 	saveBaseline string        // store the run under this name
 	against      string        // build this ref too and interleave
@@ -96,6 +97,7 @@ func cmdRun(ctx context.Context, args []string, env *environ) error {
 	fs.IntVar(&f.count, "count", 0, "samples per benchmark, overriding the suite's (default 6)")
 	fs.StringVar(&f.benchtime, "benchtime", "", "-benchtime, overriding the suite's (100ms, 1000x)")
 	fs.DurationVar(&f.timeout, "timeout", 0, "timeout of one pass over the benchmarks (default 10m)")
+	fs.StringVar(&f.interleave, "interleave", "", "with --against: turn (every benchmark per turn) or benchmark (one benchmark at a time, both sides back to back), overriding the suite's")
 	fs.StringVar(&f.baseline, "baseline", "", "compare with this stored baseline")
 	fs.StringVar(&f.saveBaseline, "save-baseline", "", "store this run as a baseline under this name")
 	fs.StringVar(&f.against, "against", "", "also build this git ref and interleave its runs with the working tree's, then compare")
@@ -191,7 +193,8 @@ func cmdRun(ctx context.Context, args []string, env *environ) error {
 		}
 		return f.saveAndExit(ctx, store, res.New, nil, env)
 	}
-	rep, err := buildReport(proj, old, res.New, oldLabel, res.NewLabel)
+	// Interleaved samples are paired by turn: the signed-rank test on their ratios.
+	rep, err := buildReport(proj, old, res.New, oldLabel, res.NewLabel, res.Old != nil && !proj.Unpaired)
 	if err != nil {
 		return err
 	}
@@ -254,7 +257,13 @@ func (f *runFlags) runConfig(proj *runner.Project) (runner.RunConfig, string, er
 		}
 	}
 	cfg := runner.RunConfig{Dir: f.dir, Package: s.Package, Bench: s.Bench, Count: s.Count, Benchtime: s.Benchtime,
-		Timeout: s.Timeout, Ref: f.ref, Against: f.against}
+		Timeout: s.Timeout, Ref: f.ref, Against: f.against, Interleave: s.Interleave}
+	if f.interleave != "" {
+		if err := runner.CheckInterleave(f.interleave); err != nil {
+			return cfg, "", usageErrorf("--%v", err)
+		}
+		cfg.Interleave = f.interleave
+	}
 	if f.pkg != "" {
 		cfg.Package = f.pkg
 	}
@@ -331,8 +340,9 @@ func (f *runFlags) store(ctx context.Context, proj *runner.Project, env *environ
 	return runner.FileStore{Dir: dir}, nop, nil
 }
 
-// buildReport compares and judges with the project's units, options and thresholds.
-func buildReport(proj *runner.Project, old, new *runner.Set, oldLabel, newLabel string) (*runner.Report, error) {
+// buildReport compares and judges with the project's units, options and thresholds; paired
+// says that old and new were measured in pairs (interleaved), sample i of each side together.
+func buildReport(proj *runner.Project, old, new *runner.Set, oldLabel, newLabel string, paired bool) (*runner.Report, error) {
 	rules, err := runner.NewRules(proj.Thresholds)
 	if err != nil {
 		return nil, &exitError{code: 2, err: err}
@@ -341,7 +351,9 @@ func buildReport(proj *runner.Project, old, new *runner.Set, oldLabel, newLabel 
 		old.SetUnits(proj.Units)
 	}
 	new.SetUnits(proj.Units)
-	return runner.NewReport(old, new, oldLabel, newLabel, rules, proj.Options), nil
+	o := proj.Options
+	o.Paired = paired
+	return runner.NewReport(old, new, oldLabel, newLabel, rules, o), nil
 }
 
 // writeReport writes rep to stdout in format (not gobench).
@@ -405,7 +417,7 @@ func cmdCompare(ctx context.Context, args []string, env *environ) error {
 	if f.format == "gobench" {
 		return runner.WriteGoBench(env.stdout, sets[1])
 	}
-	rep, err := buildReport(proj, sets[0], sets[1], fs.Arg(0), fs.Arg(1))
+	rep, err := buildReport(proj, sets[0], sets[1], fs.Arg(0), fs.Arg(1), false)
 	if err != nil {
 		return err
 	}
