@@ -584,12 +584,12 @@ func RunPower(ctx context.Context, cfg PowerConfig, tmp string) (*PowerResult, e
 				out.Clean++
 			}
 		}
-		d := 0.0
+		d, res := 0.0, 0.0
 		if r := rows[cfg.Benchmark]; r != nil && len(r.Deltas) > 0 {
-			d = r.Deltas[len(r.Deltas)-1]
+			d, res = r.Deltas[len(r.Deltas)-1], r.Resolutions[len(r.Resolutions)-1]
 		}
-		logf("trial %d/%d (%s, load %.2f, %v): %s %+.1f%%; %s", trial, cfg.Trials, cfg.Mode, loadAvg(),
-			time.Since(start).Round(time.Second), cfg.Benchmark, 100*d, describe(flagged))
+		logf("trial %d/%d (%s, load %.2f, %v): %s sec/op %+.1f%% ±%.1f%%; %s", trial, cfg.Trials, cfg.Mode, loadAvg(),
+			time.Since(start).Round(time.Second), cfg.Benchmark, 100*d, 100*res, describe(flagged))
 	}
 	out.Elapsed = time.Since(start)
 	out.LoadEnd = loadAvg()

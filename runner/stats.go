@@ -53,12 +53,25 @@ func (o Options) withDefaults() Options {
 // wider than o.WideCI. samples is not modified. No samples give a zero Summary with a
 // warning.
 func Summarize(samples []float64, o Options) Summary {
+	return summarize(samples, o, benchmath.AssumeNothing)
+}
+
+// summarize is Summarize under assumption a (AssumeExact for `assume=exact` units: the
+// mode, bounded by the extremes, with a warning when the values differ).
+func summarize(samples []float64, o Options, a benchmath.Assumption) Summary {
 	o = o.withDefaults()
 	if len(samples) == 0 {
 		return Summary{Warnings: []string{"no samples"}}
 	}
 	s := benchmath.NewSample(slices.Clone(samples), &benchmath.Thresholds{CompareAlpha: o.Alpha})
-	bs := benchmath.AssumeNothing.Summary(s, o.Confidence)
+	bs := a.Summary(s, o.Confidence)
+	if a == benchmath.AssumeExact {
+		sum := Summary{Median: bs.Center, Lo: bs.Lo, Hi: bs.Hi, N: len(samples)}
+		for _, w := range bs.Warnings {
+			sum.Warnings = append(sum.Warnings, w.Error())
+		}
+		return sum
+	}
 	sum := Summary{Median: bs.Center, Lo: bs.Lo, Hi: bs.Hi, N: len(samples)}
 	for _, w := range bs.Warnings {
 		sum.Warnings = append(sum.Warnings, w.Error())
@@ -102,7 +115,8 @@ type Comparison struct {
 	// P is the p-value of Test (1 when either side is missing or the test failed).
 	P float64 `json:"p"`
 	// Test names the test that gave P: TestU (Mann-Whitney U, two independent sets) or
-	// TestSignedRank (Wilcoxon signed-rank on paired samples); "" when nothing was tested.
+	// TestSignedRank (Wilcoxon signed-rank on paired samples) or TestExact (an
+	// `assume=exact` unit: P is 0 and only the change counts); "" when nothing was tested.
 	Test string `json:"test,omitempty"`
 	// DeltaLo and DeltaHi bound the 95% confidence interval of Delta when Test is
 	// TestSignedRank (both 0 otherwise).
@@ -126,6 +140,7 @@ type Comparison struct {
 const (
 	TestU          = "U"           // Mann-Whitney U on two independent sets of samples
 	TestSignedRank = "signed-rank" // Wilcoxon signed-rank on per-pair log ratios
+	TestExact      = "exact"       // `Unit … assume=exact`: no test, the values are exact
 )
 
 // Compare compares new with old (same benchmark and unit): with the Mann-Whitney U test and
@@ -142,11 +157,16 @@ func Compare(old, new *Result, o Options) Comparison {
 		base = old
 	}
 	c := Comparison{Pkg: base.Pkg, Name: base.Name, Procs: base.Procs, Unit: base.Unit, Better: base.Better, P: 1, Alpha: o.Alpha, Status: StatusUnknown}
+	// `Unit … assume=exact` on either side (a stored baseline may predate the line).
+	var assume benchmath.Assumption = benchmath.AssumeNothing
+	if (new != nil && new.Exact) || (old != nil && old.Exact) {
+		assume = benchmath.AssumeExact
+	}
 	if new != nil {
-		c.New = Summarize(new.Samples, o)
+		c.New = summarize(new.Samples, o, assume)
 	}
 	if old != nil {
-		c.Old = Summarize(old.Samples, o)
+		c.Old = summarize(old.Samples, o, assume)
 		if c.Better == DirUnknown {
 			c.Better = old.Better
 		}
@@ -154,9 +174,16 @@ func Compare(old, new *Result, o Options) Comparison {
 	if old == nil || new == nil || len(old.Samples) == 0 || len(new.Samples) == 0 {
 		return c
 	}
-	if o.Paired && len(old.Samples) == len(new.Samples) && allPositive(old.Samples) && allPositive(new.Samples) {
+	switch {
+	case assume == benchmath.AssumeExact:
+		// As benchstat: exact values differ or they do not; P is 0 and the change decides.
+		c.P, c.Test = 0, TestExact
+		if c.Old.Median != 0 {
+			c.Delta = c.New.Median/c.Old.Median - 1
+		}
+	case o.Paired && len(old.Samples) == len(new.Samples) && allPositive(old.Samples) && allPositive(new.Samples):
 		comparePaired(&c, old.Samples, new.Samples, o)
-	} else {
+	default:
 		if o.Paired && len(old.Samples) != len(new.Samples) {
 			// (Values ≤ 0 — 0 B/op — have no log ratio; they take the U test silently.)
 			c.Warnings = append(c.Warnings, fmt.Sprintf("samples not paired (%d old, %d new): U test", len(old.Samples), len(new.Samples)))

@@ -383,9 +383,11 @@ func failOn(policy string, status runner.Status) error {
 
 func cmdCompare(ctx context.Context, args []string, env *environ) error {
 	var f reportFlags
+	var paired bool
 	fs := flag.NewFlagSet("benchd compare", flag.ContinueOnError)
 	fs.SetOutput(env.stderr)
 	f.register(fs)
+	fs.BoolVar(&paired, "paired", false, "the files' samples were measured in pairs (interleaved, in the same order): judge with the signed-rank test on per-pair ratios")
 	fs.Usage = func() {
 		fmt.Fprint(env.stderr, "usage: benchd compare [flags] OLD NEW\n\nCompares two files of Go benchmark output (- for stdin) and judges NEW against the project's thresholds.\n\nflags:\n")
 		fs.PrintDefaults()
@@ -417,7 +419,7 @@ func cmdCompare(ctx context.Context, args []string, env *environ) error {
 	if f.format == "gobench" {
 		return runner.WriteGoBench(env.stdout, sets[1])
 	}
-	rep, err := buildReport(proj, sets[0], sets[1], fs.Arg(0), fs.Arg(1), false)
+	rep, err := buildReport(proj, sets[0], sets[1], fs.Arg(0), fs.Arg(1), paired)
 	if err != nil {
 		return err
 	}
@@ -433,18 +435,23 @@ func cmdCompare(ctx context.Context, args []string, env *environ) error {
 // readSet parses the Go benchmark file name ("-" = stdin). Syntax errors are exit-2
 // errors naming file and line.
 func readSet(name string, env *environ) (*runner.Set, error) {
-	var r io.Reader
+	var b []byte
+	var err error
 	if name == "-" {
-		r, name = env.stdin, "<stdin>"
+		name = "<stdin>"
+		b, err = io.ReadAll(env.stdin)
 	} else {
-		b, err := os.ReadFile(name)
-		if err != nil {
-			return nil, &exitError{code: 2, err: fmt.Errorf("reading benchmark file: %w", err)}
-		}
-		r = bytes.NewReader(b)
+		b, err = os.ReadFile(name)
 	}
-	set, err := runner.Parse(r, name)
 	if err != nil {
+		return nil, &exitError{code: 2, err: fmt.Errorf("reading benchmark file: %w", err)}
+	}
+	set, err := runner.Parse(bytes.NewReader(b), name)
+	if err != nil {
+		return nil, &exitError{code: 2, err: err}
+	}
+	// NaN, ±Inf and negative values are refused, as the server refuses them.
+	if err := runner.CheckValues(b, name); err != nil {
 		return nil, &exitError{code: 2, err: err}
 	}
 	if len(set.Results) == 0 && len(set.Failures) == 0 {
