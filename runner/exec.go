@@ -46,6 +46,12 @@ type RunConfig struct {
 	// alternate the order of the sides from one round to the next (ABBA), so that a cost of
 	// running second falls on both alike. Default InterleaveTurn.
 	Interleave string
+	// Budget, with InterleaveBenchmark, keeps taking rounds of samples after Count until
+	// the sampling has run for Budget (at most 10·Count rounds): more pairs where the
+	// machine allows. The stopping rule looks at the clock only, never at the samples, so
+	// it does not inflate false alarms the way stopping at significance would. Default 0:
+	// exactly Count rounds.
+	Budget time.Duration
 	// Env is added to the test binary's environment ("GOGC=off"). Default none.
 	Env []string
 	// Progress, when non-nil, is called after every benchmark line and every turn.
@@ -243,8 +249,14 @@ func runTurns(ctx context.Context, cfg RunConfig, sides []*side, start time.Time
 	for _, n := range names {
 		benches = append(benches, bench{n, fixedBenchtime(cfg.Benchtime, perOp[n])})
 	}
-	turns += (cfg.Count) * len(sides) * len(benches)
-	for r := range cfg.Count {
+	perRound := len(sides) * len(benches)
+	turns += cfg.Count * perRound
+	sampling := time.Now()
+	for r := 0; r < cfg.Count || (cfg.Budget > 0 && time.Since(sampling) < cfg.Budget && r < 10*cfg.Count); r++ {
+		if r >= cfg.Count {
+			// Beyond Count: one more round, as long as the budget lasts (the ETA grows).
+			turns = max(turns, len(sides)+(r+1)*perRound)
+		}
 		for _, b := range benches {
 			for _, s := range order(r) {
 				turn++

@@ -52,9 +52,22 @@ type Suite struct {
 	Benchtime string
 	// Timeout is the -timeout of each test binary run. Default 10m.
 	Timeout time.Duration
-	// Interleave is RunConfig.Interleave for `run --against`: "turn" or "benchmark".
-	// Default "" (turn).
+	// Against is how `run --against` samples (paired); its zero fields take the suite's.
+	Against Sampling
+}
+
+// Sampling is how a suite's samples are taken (RunConfig's fields of the same names).
+type Sampling struct {
+	// Interleave is "turn" or "benchmark". Default "" (turn).
 	Interleave string
+	// Count is the number of samples (pairs with --against) per benchmark. Default: the
+	// suite's count.
+	Count int
+	// Benchtime is the -benchtime of one sample. Default: the suite's benchtime.
+	Benchtime string
+	// Budget keeps sampling after Count until the sampling has lasted this long
+	// (InterleaveBenchmark only). Default 0: Count samples.
+	Budget time.Duration
 }
 
 // DefaultProject is the project used when there is no project file: no suites, the
@@ -103,8 +116,15 @@ type suiteFile struct {
 	Count     int    `yaml:"count"`
 	Benchtime string `yaml:"benchtime"`
 	Timeout   string `yaml:"timeout"`
-	// Interleave is "turn" or "benchmark"; "" = turn.
-	Interleave string `yaml:"interleave"`
+	// Against is the sampling of `run --against`.
+	Against samplingFile `yaml:"against"`
+}
+
+type samplingFile struct {
+	Interleave string `yaml:"interleave"` // turn|benchmark
+	Count      int    `yaml:"count"`
+	Benchtime  string `yaml:"benchtime"`
+	Budget     string `yaml:"budget"` // a duration
 }
 
 type thresholdFile struct {
@@ -184,9 +204,24 @@ func ParseProject(data []byte, path string) (*Project, error) {
 		p.Units[tidy] = dir
 	}
 	for name, sf := range pf.Suites {
-		s := Suite{Name: name, Package: sf.Package, Bench: sf.Bench, Count: sf.Count, Benchtime: sf.Benchtime, Timeout: 10 * time.Minute, Interleave: sf.Interleave}
-		if err := CheckInterleave(s.Interleave); err != nil {
-			return nil, fmt.Errorf("%s: suite %s: %w", at("suites", name, "interleave"), name, err)
+		s := Suite{Name: name, Package: sf.Package, Bench: sf.Bench, Count: sf.Count, Benchtime: sf.Benchtime, Timeout: 10 * time.Minute}
+		ag := sf.Against
+		s.Against = Sampling{Interleave: ag.Interleave, Count: ag.Count, Benchtime: ag.Benchtime}
+		if err := CheckInterleave(ag.Interleave); err != nil {
+			return nil, fmt.Errorf("%s: suite %s: against: %w", at("suites", name, "against", "interleave"), name, err)
+		}
+		if ag.Count < 0 {
+			return nil, fmt.Errorf("%s: suite %s: against: count %d must be ≥ 1", at("suites", name, "against", "count"), name, ag.Count)
+		}
+		if err := CheckBenchtime(ag.Benchtime); err != nil {
+			return nil, fmt.Errorf("%s: suite %s: against: %w", at("suites", name, "against", "benchtime"), name, err)
+		}
+		if ag.Budget != "" {
+			d, err := time.ParseDuration(ag.Budget)
+			if err != nil || d < 0 {
+				return nil, fmt.Errorf("%s: suite %s: against: budget %q is not a duration ≥ 0", at("suites", name, "against", "budget"), name, ag.Budget)
+			}
+			s.Against.Budget = d
 		}
 		if s.Package == "" {
 			return nil, fmt.Errorf("%s: suite %s: package is required", at("suites", name), name)

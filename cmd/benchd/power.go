@@ -39,7 +39,8 @@ func cmdPower(ctx context.Context, args []string, env *environ) error {
 	fs.IntVar(&f.count, "count", 0, "samples per benchmark and side, overriding the suite's")
 	fs.StringVar(&f.benchtime, "benchtime", "", "-benchtime, overriding the suite's")
 	fs.DurationVar(&f.timeout, "timeout", 0, "timeout of one pass over the benchmarks")
-	fs.StringVar(&f.interleave, "interleave", "", "with --mode against: turn or benchmark, overriding the suite's")
+	fs.StringVar(&f.interleave, "interleave", "", "turn or benchmark, overriding the suite's")
+	fs.DurationVar(&f.budget, "budget", 0, "with --interleave benchmark: keep sampling after --count until this much time is spent (0: the suite's; -1s: none)")
 	fs.StringVar(&f.fn, "func", "", "function to slow down in the copy: Name or Type.Name (needed with --effect > 0)")
 	fs.StringVar(&f.benchmark, "benchmark", "", "benchmark the slowdown is calibrated on and expected in, e.g. Create/n=100")
 	fs.Float64Var(&f.effect, "effect", 10, "injected slowdown in percent of the benchmark's time per op; 0 measures A/A")
@@ -89,6 +90,9 @@ flags:
 	if err != nil {
 		return err
 	}
+	if f.mode == runner.ModeAgainst {
+		f.against = "HEAD" // the suite's against: sampling applies
+	}
 	cfg, suite, err := f.runConfig(proj)
 	if err != nil {
 		return err
@@ -127,6 +131,9 @@ flags:
 		}}
 	fmt.Fprintf(env.stderr, "benchd power: suite %s, %s mode, effect %g%%, %d trials, count %d, benchtime %q, interleave %q, test %s, alpha %g, min effect %g%%\n",
 		suite, f.mode, f.effect, f.trials, cfg.Count, cfg.Benchtime, cfg.Interleave, testName(o), o.Alpha, 100*o.MinEffect)
+	if cfg.Budget > 0 {
+		fmt.Fprintf(env.stderr, "benchd power: sampling budget %v per run\n", cfg.Budget)
+	}
 	res, err := runner.RunPower(ctx, pc, tmp)
 	if err != nil {
 		return &exitError{code: 2, err: fmt.Errorf("measuring power: %w", err)}
@@ -147,8 +154,8 @@ func testName(o runner.Options) string {
 func writePower(env *environ, suite string, res *runner.PowerResult) {
 	c := res.Config
 	w := env.stdout
-	fmt.Fprintf(w, "# benchd power: suite %s, mode %s, test %s, alpha %g, min effect %g%%, count %d, benchtime %q, interleave %q\n",
-		suite, c.Mode, testName(c.Options), c.Options.Alpha, 100*c.Options.MinEffect, c.Run.Count, c.Run.Benchtime, c.Run.Interleave)
+	fmt.Fprintf(w, "# benchd power: suite %s, mode %s, test %s, alpha %g, min effect %g%%, count %d, benchtime %q, interleave %q, budget %v\n",
+		suite, c.Mode, testName(c.Options), c.Options.Alpha, 100*c.Options.MinEffect, c.Run.Count, c.Run.Benchtime, c.Run.Interleave, c.Run.Budget)
 	if c.Effect > 0 {
 		fmt.Fprintf(w, "# injected: +%g%% into %s, calibrated on %s: %s\n", 100*c.Effect, c.Func, c.Benchmark, res.Calibration)
 	} else {

@@ -73,7 +73,8 @@ type runFlags struct {
 	count        int           // overrides the suite's count
 	benchtime    string        // overrides the suite's benchtime
 	timeout      time.Duration // overrides the suite's timeout
-	interleave   string        // overrides the suite's interleave (turn|benchmark)
+	interleave   string        // overrides the sampling's interleave (turn|benchmark)
+	budget       time.Duration // overrides the sampling's budget; < 0: none
 	baseline     string        // compare with this stored baseline
 	saveBaseline string        // store the run under this name
 	against      string        // build this ref too and interleave
@@ -97,7 +98,8 @@ func cmdRun(ctx context.Context, args []string, env *environ) error {
 	fs.IntVar(&f.count, "count", 0, "samples per benchmark, overriding the suite's (default 6)")
 	fs.StringVar(&f.benchtime, "benchtime", "", "-benchtime, overriding the suite's (100ms, 1000x)")
 	fs.DurationVar(&f.timeout, "timeout", 0, "timeout of one pass over the benchmarks (default 10m)")
-	fs.StringVar(&f.interleave, "interleave", "", "with --against: turn (every benchmark per turn) or benchmark (one benchmark at a time, both sides back to back), overriding the suite's")
+	fs.StringVar(&f.interleave, "interleave", "", "turn (every benchmark per turn) or benchmark (one benchmark at a time, with --against both sides back to back), overriding the suite's")
+	fs.DurationVar(&f.budget, "budget", 0, "with --interleave benchmark: keep sampling after --count until this much time is spent (0: the suite's; -1s: none)")
 	fs.StringVar(&f.baseline, "baseline", "", "compare with this stored baseline")
 	fs.StringVar(&f.saveBaseline, "save-baseline", "", "store this run as a baseline under this name")
 	fs.StringVar(&f.against, "against", "", "also build this git ref and interleave its runs with the working tree's, then compare")
@@ -257,12 +259,26 @@ func (f *runFlags) runConfig(proj *runner.Project) (runner.RunConfig, string, er
 		}
 	}
 	cfg := runner.RunConfig{Dir: f.dir, Package: s.Package, Bench: s.Bench, Count: s.Count, Benchtime: s.Benchtime,
-		Timeout: s.Timeout, Ref: f.ref, Against: f.against, Interleave: s.Interleave}
+		Timeout: s.Timeout, Ref: f.ref, Against: f.against}
+	if f.against != "" {
+		// Interleaved runs are paired: the suite's against: settings apply.
+		a := s.Against
+		cfg.Interleave, cfg.Budget = a.Interleave, a.Budget
+		if a.Count > 0 {
+			cfg.Count = a.Count
+		}
+		if a.Benchtime != "" {
+			cfg.Benchtime = a.Benchtime
+		}
+	}
 	if f.interleave != "" {
 		if err := runner.CheckInterleave(f.interleave); err != nil {
 			return cfg, "", usageErrorf("--%v", err)
 		}
 		cfg.Interleave = f.interleave
+	}
+	if f.budget != 0 {
+		cfg.Budget = max(0, f.budget)
 	}
 	if f.pkg != "" {
 		cfg.Package = f.pkg
