@@ -108,13 +108,10 @@ func TestAANoise(t *testing.T) {
 	for round := 1; round <= rounds; round++ {
 		ic := cfg
 		ic.Against = "HEAD"
-		if a := suite.Against; which == "quick" { // the suite's against: sampling, as run uses
-			ic.Interleave, ic.Budget = a.Interleave, a.Budget
-			if a.Count > 0 && os.Getenv("BENCHD_AA_COUNT") == "" {
-				ic.Count = a.Count
-			}
-			if a.Benchtime != "" {
-				ic.Benchtime = a.Benchtime
+		if which == "quick" { // the suite's against: sampling, as run uses
+			ic = suite.RunConfig(cfg.Dir, "HEAD")
+			if os.Getenv("BENCHD_AA_COUNT") != "" {
+				ic.Count = cfg.Count
 			}
 		}
 		res := run(ic)

@@ -327,3 +327,23 @@ func CheckBenchtime(s string) error {
 	}
 	return nil
 }
+
+// RunConfig returns the configuration that runs s in dir: its package, benchmarks, count,
+// benchtime and timeout; with against (a git ref), also s.Against's sampling (the paired,
+// interleaved design `run --against` uses) over the suite's. Compare such a run's Old and New
+// with Options.Paired set.
+func (s Suite) RunConfig(dir, against string) RunConfig {
+	cfg := RunConfig{Dir: dir, Package: s.Package, Bench: s.Bench, Count: s.Count, Benchtime: s.Benchtime,
+		Timeout: s.Timeout, Against: against}
+	if against != "" {
+		a := s.Against
+		cfg.Interleave, cfg.Budget = a.Interleave, a.Budget
+		if a.Count > 0 {
+			cfg.Count = a.Count
+		}
+		if a.Benchtime != "" {
+			cfg.Benchtime = a.Benchtime
+		}
+	}
+	return cfg
+}

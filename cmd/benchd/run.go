@@ -258,19 +258,9 @@ func (f *runFlags) runConfig(proj *runner.Project) (runner.RunConfig, string, er
 			return runner.RunConfig{}, "", usageErrorf("no suite: give --suite with a project file, or --package")
 		}
 	}
-	cfg := runner.RunConfig{Dir: f.dir, Package: s.Package, Bench: s.Bench, Count: s.Count, Benchtime: s.Benchtime,
-		Timeout: s.Timeout, Ref: f.ref, Against: f.against}
-	if f.against != "" {
-		// Interleaved runs are paired: the suite's against: settings apply.
-		a := s.Against
-		cfg.Interleave, cfg.Budget = a.Interleave, a.Budget
-		if a.Count > 0 {
-			cfg.Count = a.Count
-		}
-		if a.Benchtime != "" {
-			cfg.Benchtime = a.Benchtime
-		}
-	}
+	// Interleaved runs are paired: the suite's against: settings apply.
+	cfg := s.RunConfig(f.dir, f.against)
+	cfg.Ref = f.ref
 	if f.interleave != "" {
 		if err := runner.CheckInterleave(f.interleave); err != nil {
 			return cfg, "", usageErrorf("--%v", err)
