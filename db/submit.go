@@ -37,6 +37,9 @@ type Interleaved struct {
 	Ref, Commit string
 	// Results are its samples, index-paired with the run's.
 	Results []runner.Result
+	// Unpaired judges them as independent sets (the U test) instead of pairs (the project
+	// file's `compare: paired: false`). Default false: the signed-rank test on the pairs.
+	Unpaired bool
 }
 
 // Submission is a measured run to judge and store with Submit.
@@ -240,7 +243,7 @@ func (s *Store) judgeInput(ctx context.Context, q *dbsqlc.Queries, ids dbsqlc.Se
 
 	if iv := sub.Interleaved; iv != nil {
 		cands.Interleaved = &runner.Baseline{Kind: runner.BaselineInterleaved, Name: cmp.Or(iv.Commit, iv.Ref),
-			Commit: iv.Commit, Results: iv.Results, Paired: true}
+			Commit: iv.Commit, Results: iv.Results, Paired: !iv.Unpaired}
 	}
 
 	named, err := s.namedBaseline(ctx, q, ids, sub)

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -36,10 +38,41 @@ type RunConfig struct {
 	// binaries interleaved (ref, working tree, ref, working tree, …) Count times each, so
 	// machine drift hits both sides alike.
 	Against string
+	// Interleave says how samples are taken: InterleaveTurn (each turn runs every benchmark
+	// of one side once, for Benchtime) or InterleaveBenchmark (a discarded warm-up turn per
+	// side, then each sample is one benchmark alone for a fixed number of iterations that
+	// lasts about Benchtime, the same on both sides; with Against the two sides' samples of
+	// a benchmark run back to back, so a pair is seconds closer in time). With Against both
+	// alternate the order of the sides from one round to the next (ABBA), so that a cost of
+	// running second falls on both alike. Default InterleaveTurn.
+	Interleave string
+	// Budget, with InterleaveBenchmark, keeps taking rounds of samples after Count until
+	// the sampling has run for Budget (at most 10·Count rounds): more pairs where the
+	// machine allows. The stopping rule looks at the clock only, never at the samples, so
+	// it does not inflate false alarms the way stopping at significance would. Default 0:
+	// exactly Count rounds.
+	Budget time.Duration
+	// Env is added to the test binary's environment ("GOGC=off"). Default none.
+	Env []string
 	// Progress, when non-nil, is called after every benchmark line and every turn.
 	Progress func(Progress)
 	// Go is the go command. Default "go".
 	Go string
+}
+
+// Interleave values of RunConfig.
+const (
+	InterleaveTurn      = "turn"
+	InterleaveBenchmark = "benchmark"
+)
+
+// CheckInterleave returns an error unless s is "", InterleaveTurn or InterleaveBenchmark.
+func CheckInterleave(s string) error {
+	switch s {
+	case "", InterleaveTurn, InterleaveBenchmark:
+		return nil
+	}
+	return fmt.Errorf("interleave %q: want %s or %s", s, InterleaveTurn, InterleaveBenchmark)
 }
 
 // Progress is what a progress line shows.
@@ -132,15 +165,8 @@ func Run(ctx context.Context, cfg RunConfig) (*RunResult, error) {
 	res.Build = time.Since(start)
 
 	start = time.Now()
-	turns := cfg.Count * len(sides)
-	turn := 0
-	for range cfg.Count {
-		for _, s := range sides {
-			turn++
-			if err := runTurn(ctx, cfg, s, turn, turns, start); err != nil {
-				return nil, err
-			}
-		}
+	if err := runTurns(ctx, cfg, sides, start); err != nil {
+		return nil, err
 	}
 	res.Bench = time.Since(start)
 
@@ -160,6 +186,122 @@ func Run(ctx context.Context, cfg RunConfig) (*RunResult, error) {
 		}
 	}
 	return res, nil
+}
+
+// runTurns runs the sides' binaries Count times each, interleaved as cfg says.
+func runTurns(ctx context.Context, cfg RunConfig, sides []*side, start time.Time) error {
+	// order is the sides of round r: reversed every other round (ABBA).
+	order := func(r int) []*side {
+		if r%2 == 0 || len(sides) < 2 {
+			return sides
+		}
+		return []*side{sides[1], sides[0]}
+	}
+	if cfg.Interleave != InterleaveBenchmark {
+		turns := cfg.Count * len(sides)
+		turn := 0
+		for r := range cfg.Count {
+			for _, s := range order(r) {
+				turn++
+				if err := runTurn(ctx, cfg, s, cfg.Bench, cfg.Benchtime, turn, turns, start); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	// Benchmark at a time: a warm-up turn per side (discarded) names the benchmarks and
+	// measures their time per op; then every sample is one benchmark alone, run for a
+	// fixed number of iterations — the same on both sides — that lasts about the suite's
+	// benchtime, both sides back to back.
+	var warm []*side
+	for _, s := range sides {
+		warm = append(warm, &side{label: s.label, root: s.root, binary: s.binary})
+	}
+	turns := len(sides)
+	turn := 0
+	for _, s := range warm {
+		turn++
+		if err := runTurn(ctx, cfg, s, cfg.Bench, cfg.Benchtime, turn, turns, start); err != nil {
+			return err
+		}
+	}
+	type bench struct {
+		name, benchtime string
+	}
+	var benches []bench
+	perOp := map[string][]float64{}
+	var names []string
+	for _, s := range warm {
+		set, _ := Parse(bytes.NewReader(s.raw.Bytes()), s.label)
+		for _, r := range set.Results {
+			if r.Unit != "sec/op" {
+				continue
+			}
+			if _, ok := perOp[r.Name]; !ok {
+				names = append(names, r.Name)
+			}
+			perOp[r.Name] = append(perOp[r.Name], r.Samples...)
+		}
+		// The warm-up's results are dropped, its failures (and config lines) kept.
+		sides[slices.Index(warm, s)].raw.Write(withoutResults(s.raw.Bytes()))
+	}
+	for _, n := range names {
+		benches = append(benches, bench{n, fixedBenchtime(cfg.Benchtime, perOp[n])})
+	}
+	perRound := len(sides) * len(benches)
+	turns += cfg.Count * perRound
+	sampling := time.Now()
+	for r := 0; r < cfg.Count || (cfg.Budget > 0 && time.Since(sampling) < cfg.Budget && r < 10*cfg.Count); r++ {
+		if r >= cfg.Count {
+			// Beyond Count: one more round, as long as the budget lasts (the ETA grows).
+			turns = max(turns, len(sides)+(r+1)*perRound)
+		}
+		for _, b := range benches {
+			for _, s := range order(r) {
+				turn++
+				if err := runTurn(ctx, cfg, s, BenchRegexp(b.name), b.benchtime, turn, turns, start); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// fixedBenchtime is the -benchtime of one sample of a benchmark whose warm-up measured
+// perOp seconds per op: benchtime itself when it is a count ("1000x"), else the count of
+// ops that lasts benchtime (100ms when "") at the warm-up's mean time per op, at least 1.
+func fixedBenchtime(benchtime string, perOp []float64) string {
+	if strings.HasSuffix(benchtime, "x") {
+		return benchtime
+	}
+	d := 100 * time.Millisecond
+	if benchtime != "" {
+		if v, err := time.ParseDuration(benchtime); err == nil {
+			d = v
+		}
+	}
+	mean := 0.0
+	for _, v := range perOp {
+		mean += v / float64(len(perOp))
+	}
+	if !(mean > 0) {
+		return benchtime
+	}
+	return strconv.Itoa(max(1, int(math.Round(d.Seconds()/mean)))) + "x"
+}
+
+// withoutResults returns raw without its result lines ("BenchmarkX-2  100  12 ns/op …").
+func withoutResults(raw []byte) []byte {
+	var out []byte
+	for _, l := range bytes.SplitAfter(raw, []byte("\n")) {
+		if bytes.HasPrefix(l, []byte("Benchmark")) && bytes.Contains(l, []byte(" ns/op")) {
+			continue
+		}
+		out = append(out, l...)
+	}
+	return out
 }
 
 func (c RunConfig) withDefaults() RunConfig {
@@ -200,14 +342,17 @@ func build(ctx context.Context, cfg RunConfig, s *side) error {
 
 // runTurn runs s's binary once (-count 1), appending its output to s.raw. A non-zero exit
 // is not an error: the output says which benchmark failed.
-func runTurn(ctx context.Context, cfg RunConfig, s *side, turn, turns int, start time.Time) error {
-	args := []string{"-test.run", "^$", "-test.bench", cfg.Bench, "-test.benchmem", "-test.count", "1",
+func runTurn(ctx context.Context, cfg RunConfig, s *side, bench, benchtime string, turn, turns int, start time.Time) error {
+	args := []string{"-test.run", "^$", "-test.bench", bench, "-test.benchmem", "-test.count", "1",
 		"-test.timeout", cfg.Timeout.String()}
-	if cfg.Benchtime != "" {
-		args = append(args, "-test.benchtime", cfg.Benchtime)
+	if benchtime != "" {
+		args = append(args, "-test.benchtime", benchtime)
 	}
 	cmd := exec.CommandContext(ctx, s.binary, args...)
 	cmd.Dir = filepath.Join(s.root, cfg.Package) // tests run in their package directory
+	if len(cfg.Env) > 0 {
+		cmd.Env = append(os.Environ(), cfg.Env...)
+	}
 	report := func(bench string) {
 		if cfg.Progress == nil {
 			return

@@ -37,6 +37,7 @@ func TestAANoise(t *testing.T) {
 		proj.Units["bytes/s"] = HigherBetter
 	}
 	cfg.Count = envPositive(t, "BENCHD_AA_COUNT", cfg.Count)
+	suite := proj.Suites["quick"]
 	rules, err := NewRules(proj.Thresholds)
 	if err != nil {
 		t.Fatal(err)
@@ -59,11 +60,13 @@ func TestAANoise(t *testing.T) {
 		}
 		old.SetUnits(proj.Units)
 		new.SetUnits(proj.Units)
-		cmps := CompareSets(old, new, proj.Options)
+		opts := proj.Options
+		opts.Paired = design == "interleaved" && !proj.Unpaired // as run --against judges
+		cmps := CompareSets(old, new, opts)
 		// The same samples judged at a stricter alpha, when BENCHD_AA_ALPHA asks (a
 		// same-run comparison of the two settings).
 		if alt > 0 {
-			ao := proj.Options
+			ao := opts
 			ao.Alpha = alt
 			for _, v := range rules.Evaluate(CompareSets(old, new, ao), ao) {
 				if v.Status == StatusRegressed || v.Status == StatusImproved {
@@ -72,7 +75,7 @@ func TestAANoise(t *testing.T) {
 				}
 			}
 		}
-		for i, v := range rules.Evaluate(cmps, proj.Options) {
+		for i, v := range rules.Evaluate(cmps, opts) {
 			c := cmps[i]
 			if c.Old.N == 0 || c.New.N == 0 || c.Better == DirUnknown {
 				continue
@@ -105,6 +108,12 @@ func TestAANoise(t *testing.T) {
 	for round := 1; round <= rounds; round++ {
 		ic := cfg
 		ic.Against = "HEAD"
+		if which == "quick" { // the suite's against: sampling, as run uses
+			ic = suite.RunConfig(cfg.Dir, "HEAD")
+			if os.Getenv("BENCHD_AA_COUNT") != "" {
+				ic.Count = cfg.Count
+			}
+		}
 		res := run(ic)
 		j, r, i := count("interleaved", round, res.Old, res.New)
 		inter = tally{inter.judged + j, inter.regressed + r, inter.improved + i}

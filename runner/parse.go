@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"golang.org/x/perf/benchfmt"
+	"golang.org/x/perf/benchmath"
 )
 
 // Set is everything one piece of Go benchmark output holds: its config lines, its results
@@ -130,6 +131,7 @@ func Parse(r io.Reader, fileName string) (*Set, error) {
 	}
 	for i := range set.Results {
 		set.Results[i].Better = Direction(units.GetBetter(set.Results[i].Unit))
+		set.Results[i].Exact = units.GetAssumption(set.Results[i].Unit) == benchmath.AssumeExact
 	}
 	return set, errors.Join(errs...)
 }

@@ -27,6 +27,10 @@ type Project struct {
 	Units map[string]Direction
 	// Options are the comparison settings (alpha, minimum effect, wide-CI warning).
 	Options Options
+	// Unpaired turns the paired test off for interleaved runs (`compare: paired: false`):
+	// `run --against` then judges with the U test like a stored baseline. Default false:
+	// interleaved samples are compared paired (Options.Paired).
+	Unpaired bool
 	// Thresholds are the rules; DefaultThresholds when the file has no thresholds key.
 	Thresholds []Threshold
 	// Baselines is the directory of the local baseline store, relative to the project
@@ -48,6 +52,22 @@ type Suite struct {
 	Benchtime string
 	// Timeout is the -timeout of each test binary run. Default 10m.
 	Timeout time.Duration
+	// Against is how `run --against` samples (paired); its zero fields take the suite's.
+	Against Sampling
+}
+
+// Sampling is how a suite's samples are taken (RunConfig's fields of the same names).
+type Sampling struct {
+	// Interleave is "turn" or "benchmark". Default "" (turn).
+	Interleave string
+	// Count is the number of samples (pairs with --against) per benchmark. Default: the
+	// suite's count.
+	Count int
+	// Benchtime is the -benchtime of one sample. Default: the suite's benchtime.
+	Benchtime string
+	// Budget keeps sampling after Count until the sampling has lasted this long
+	// (InterleaveBenchmark only). Default 0: Count samples.
+	Budget time.Duration
 }
 
 // DefaultProject is the project used when there is no project file: no suites, the
@@ -87,6 +107,7 @@ type compareFile struct {
 	Alpha     float64 `yaml:"alpha"`
 	MinEffect float64 `yaml:"min_effect"` // percent
 	WideCI    float64 `yaml:"wide_ci"`    // percent
+	Paired    *bool   `yaml:"paired"`     // default true
 }
 
 type suiteFile struct {
@@ -95,6 +116,15 @@ type suiteFile struct {
 	Count     int    `yaml:"count"`
 	Benchtime string `yaml:"benchtime"`
 	Timeout   string `yaml:"timeout"`
+	// Against is the sampling of `run --against`.
+	Against samplingFile `yaml:"against"`
+}
+
+type samplingFile struct {
+	Interleave string `yaml:"interleave"` // turn|benchmark
+	Count      int    `yaml:"count"`
+	Benchtime  string `yaml:"benchtime"`
+	Budget     string `yaml:"budget"` // a duration
 }
 
 type thresholdFile struct {
@@ -162,6 +192,9 @@ func ParseProject(data []byte, path string) (*Project, error) {
 		}
 		p.Options = Options{Alpha: c.Alpha, MinEffect: c.MinEffect / 100, WideCI: c.WideCI / 100}.withDefaults()
 	}
+	if pf.Compare.Paired != nil {
+		p.Unpaired = !*pf.Compare.Paired
+	}
 	for u, d := range pf.Units {
 		dir, ok := ParseDirection(d)
 		if !ok {
@@ -172,6 +205,24 @@ func ParseProject(data []byte, path string) (*Project, error) {
 	}
 	for name, sf := range pf.Suites {
 		s := Suite{Name: name, Package: sf.Package, Bench: sf.Bench, Count: sf.Count, Benchtime: sf.Benchtime, Timeout: 10 * time.Minute}
+		ag := sf.Against
+		s.Against = Sampling{Interleave: ag.Interleave, Count: ag.Count, Benchtime: ag.Benchtime}
+		if err := CheckInterleave(ag.Interleave); err != nil {
+			return nil, fmt.Errorf("%s: suite %s: against: %w", at("suites", name, "against", "interleave"), name, err)
+		}
+		if ag.Count < 0 {
+			return nil, fmt.Errorf("%s: suite %s: against: count %d must be ≥ 1", at("suites", name, "against", "count"), name, ag.Count)
+		}
+		if err := CheckBenchtime(ag.Benchtime); err != nil {
+			return nil, fmt.Errorf("%s: suite %s: against: %w", at("suites", name, "against", "benchtime"), name, err)
+		}
+		if ag.Budget != "" {
+			d, err := time.ParseDuration(ag.Budget)
+			if err != nil || d < 0 {
+				return nil, fmt.Errorf("%s: suite %s: against: budget %q is not a duration ≥ 0", at("suites", name, "against", "budget"), name, ag.Budget)
+			}
+			s.Against.Budget = d
+		}
 		if s.Package == "" {
 			return nil, fmt.Errorf("%s: suite %s: package is required", at("suites", name), name)
 		}
@@ -275,4 +326,24 @@ func CheckBenchtime(s string) error {
 		return fmt.Errorf("benchtime %q: want a positive duration such as 100ms or a count such as 1000x", s)
 	}
 	return nil
+}
+
+// RunConfig returns the configuration that runs s in dir: its package, benchmarks, count,
+// benchtime and timeout; with against (a git ref), also s.Against's sampling (the paired,
+// interleaved design `run --against` uses) over the suite's. Compare such a run's Old and New
+// with Options.Paired set.
+func (s Suite) RunConfig(dir, against string) RunConfig {
+	cfg := RunConfig{Dir: dir, Package: s.Package, Bench: s.Bench, Count: s.Count, Benchtime: s.Benchtime,
+		Timeout: s.Timeout, Against: against}
+	if against != "" {
+		a := s.Against
+		cfg.Interleave, cfg.Budget = a.Interleave, a.Budget
+		if a.Count > 0 {
+			cfg.Count = a.Count
+		}
+		if a.Benchtime != "" {
+			cfg.Benchtime = a.Benchtime
+		}
+	}
+	return cfg
 }

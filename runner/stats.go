@@ -20,8 +20,13 @@ type Options struct {
 	WideCI float64
 	// Confidence is the level of the median's confidence interval. Default 0.95.
 	Confidence float64
-	// Paired says that old's and new's samples are index-paired (measured in alternating
-	// turns, as an interleaved run is), so a paired test may decide. Default false.
+	// Paired says that old and new samples were measured in pairs, sample i of each side
+	// back to back (`benchd run --against` interleaves them so). Compare then decides with
+	// the Wilcoxon signed-rank test on the per-pair log ratios (SignedRank) instead of the
+	// Mann-Whitney U test, and Delta is the paired estimate of the change. When the two sides
+	// have different sample counts the U test is used, with a warning; so it is for values
+	// ≤ 0 (0 B/op), silently. Default false: the
+	// samples are two independent sets (a stored baseline, two files), and the U test decides.
 	Paired bool
 }
 
@@ -48,12 +53,25 @@ func (o Options) withDefaults() Options {
 // wider than o.WideCI. samples is not modified. No samples give a zero Summary with a
 // warning.
 func Summarize(samples []float64, o Options) Summary {
+	return summarize(samples, o, benchmath.AssumeNothing)
+}
+
+// summarize is Summarize under assumption a (AssumeExact for `assume=exact` units: the
+// mode, bounded by the extremes, with a warning when the values differ).
+func summarize(samples []float64, o Options, a benchmath.Assumption) Summary {
 	o = o.withDefaults()
 	if len(samples) == 0 {
 		return Summary{Warnings: []string{"no samples"}}
 	}
 	s := benchmath.NewSample(slices.Clone(samples), &benchmath.Thresholds{CompareAlpha: o.Alpha})
-	bs := benchmath.AssumeNothing.Summary(s, o.Confidence)
+	bs := a.Summary(s, o.Confidence)
+	if a == benchmath.AssumeExact {
+		sum := Summary{Median: bs.Center, Lo: bs.Lo, Hi: bs.Hi, N: len(samples)}
+		for _, w := range bs.Warnings {
+			sum.Warnings = append(sum.Warnings, w.Error())
+		}
+		return sum
+	}
 	sum := Summary{Median: bs.Center, Lo: bs.Lo, Hi: bs.Hi, N: len(samples)}
 	for _, w := range bs.Warnings {
 		sum.Warnings = append(sum.Warnings, w.Error())
@@ -94,8 +112,21 @@ type Comparison struct {
 	New Summary `json:"new"`
 	// Delta is (new-old)/old of the medians; 0 when either side is missing or old is 0.
 	Delta float64 `json:"delta"`
-	// P is the Mann-Whitney U p-value (1 when either side is missing or the test failed).
+	// P is the p-value of Test (1 when either side is missing or the test failed).
 	P float64 `json:"p"`
+	// Test names the test that gave P: TestU (Mann-Whitney U, two independent sets) or
+	// TestSignedRank (Wilcoxon signed-rank on paired samples) or TestExact (an
+	// `assume=exact` unit: P is 0 and only the change counts); "" when nothing was tested.
+	Test string `json:"test,omitempty"`
+	// DeltaLo and DeltaHi bound the 95% confidence interval of Delta when Test is
+	// TestSignedRank (both 0 otherwise).
+	DeltaLo float64 `json:"delta_lo,omitempty"`
+	DeltaHi float64 `json:"delta_hi,omitempty"`
+	// Resolution is the smallest relative change this comparison could tell from noise: the
+	// half-width of the change's 95% interval (paired), or the root sum of squares of the
+	// two medians' relative CI half-widths (unpaired). +Inf when an interval is unbounded,
+	// 0 when nothing was compared.
+	Resolution float64 `json:"resolution,omitempty"`
 	// Alpha is the significance level P was judged at.
 	Alpha float64 `json:"alpha"`
 	// Status is regressed, improved, ok (no significant change of at least the minimum
@@ -105,8 +136,18 @@ type Comparison struct {
 	Warnings []string `json:"warnings,omitempty"`
 }
 
-// Compare compares new with old (same benchmark and unit) with the U test and the medians.
-// old may be nil (no baseline): the comparison then has only New and status unknown.
+// Tests named by Comparison.Test.
+const (
+	TestU          = "U"           // Mann-Whitney U on two independent sets of samples
+	TestSignedRank = "signed-rank" // Wilcoxon signed-rank on per-pair log ratios
+	TestExact      = "exact"       // `Unit … assume=exact`: no test, the values are exact
+)
+
+// Compare compares new with old (same benchmark and unit): with the Mann-Whitney U test and
+// the change of the medians, or — with o.Paired and as many samples on both sides — with the
+// Wilcoxon signed-rank test on per-pair log ratios and their Hodges-Lehmann estimate. This
+// is benchd's one comparison: run, compare, post and the server all come here. old may be
+// nil (no baseline): the comparison then has only New and status unknown.
 func Compare(old, new *Result, o Options) Comparison {
 	o = o.withDefaults()
 	var base *Result
@@ -116,11 +157,16 @@ func Compare(old, new *Result, o Options) Comparison {
 		base = old
 	}
 	c := Comparison{Pkg: base.Pkg, Name: base.Name, Procs: base.Procs, Unit: base.Unit, Better: base.Better, P: 1, Alpha: o.Alpha, Status: StatusUnknown}
+	// `Unit … assume=exact` on either side (a stored baseline may predate the line).
+	var assume benchmath.Assumption = benchmath.AssumeNothing
+	if (new != nil && new.Exact) || (old != nil && old.Exact) {
+		assume = benchmath.AssumeExact
+	}
 	if new != nil {
-		c.New = Summarize(new.Samples, o)
+		c.New = summarize(new.Samples, o, assume)
 	}
 	if old != nil {
-		c.Old = Summarize(old.Samples, o)
+		c.Old = summarize(old.Samples, o, assume)
 		if c.Better == DirUnknown {
 			c.Better = old.Better
 		}
@@ -128,19 +174,79 @@ func Compare(old, new *Result, o Options) Comparison {
 	if old == nil || new == nil || len(old.Samples) == 0 || len(new.Samples) == 0 {
 		return c
 	}
-	th := &benchmath.Thresholds{CompareAlpha: o.Alpha}
-	s1 := benchmath.NewSample(slices.Clone(old.Samples), th)
-	s2 := benchmath.NewSample(slices.Clone(new.Samples), th)
-	bc := benchmath.AssumeNothing.Compare(s1, s2)
-	c.P = bc.P
-	for _, w := range bc.Warnings {
-		c.Warnings = append(c.Warnings, w.Error())
+	switch {
+	case assume == benchmath.AssumeExact:
+		// As benchstat: exact values differ or they do not; P is 0 and the change decides.
+		c.P, c.Test = 0, TestExact
+		if c.Old.Median != 0 {
+			c.Delta = c.New.Median/c.Old.Median - 1
+		}
+	case o.Paired && len(old.Samples) == len(new.Samples) && allPositive(old.Samples) && allPositive(new.Samples):
+		comparePaired(&c, old.Samples, new.Samples, o)
+	default:
+		if o.Paired && len(old.Samples) != len(new.Samples) {
+			// (Values ≤ 0 — 0 B/op — have no log ratio; they take the U test silently.)
+			c.Warnings = append(c.Warnings, fmt.Sprintf("samples not paired (%d old, %d new): U test", len(old.Samples), len(new.Samples)))
+		}
+		th := &benchmath.Thresholds{CompareAlpha: o.Alpha}
+		s1 := benchmath.NewSample(slices.Clone(old.Samples), th)
+		s2 := benchmath.NewSample(slices.Clone(new.Samples), th)
+		bc := benchmath.AssumeNothing.Compare(s1, s2)
+		c.P, c.Test = bc.P, TestU
+		for _, w := range bc.Warnings {
+			c.Warnings = append(c.Warnings, w.Error())
+		}
+		if c.Old.Median != 0 {
+			c.Delta = c.New.Median/c.Old.Median - 1
+		}
+		c.Resolution = math.Hypot(ciHalfWidth(c.Old), ciHalfWidth(c.New))
 	}
-	if c.Old.Median != 0 {
-		c.Delta = c.New.Median/c.Old.Median - 1
+	if c.Test == TestSignedRank && c.Resolution > o.MinEffect && !math.IsInf(c.Resolution, 0) {
+		c.Warnings = append(c.Warnings, fmt.Sprintf("resolves only ±%s here, more than the %g%% minimum effect", pct(c.Resolution), 100*o.MinEffect))
 	}
 	c.Status = judge(c, o.Alpha, o.MinEffect)
 	return c
+}
+
+// comparePaired fills c's test, change and resolution from the signed-rank test of the pairs
+// (old[i], new[i]), all positive.
+func comparePaired(c *Comparison, old, new []float64, o Options) {
+	pt := SignedRank(old, new, o.Confidence)
+	c.Test, c.P = TestSignedRank, pt.P
+	c.Delta, c.DeltaLo, c.DeltaHi = pt.Ratio-1, pt.Lo-1, pt.Hi-1
+	c.Resolution = math.Max(pt.Hi/pt.Ratio-1, 1-pt.Lo/pt.Ratio)
+	// With n pairs the smallest two-sided p is 2/2^n: below 8 pairs p < 0.01 is impossible.
+	if minP := math.Ldexp(2, -pt.N); minP >= o.Alpha {
+		c.Warnings = append(c.Warnings, fmt.Sprintf("need >= %d pairs to detect a difference at alpha level %g", pairsFor(o.Alpha), o.Alpha))
+	}
+}
+
+// pairsFor is the smallest number of pairs whose smallest two-sided signed-rank p-value,
+// 2/2^n, is below alpha.
+func pairsFor(alpha float64) int {
+	n := 1
+	for math.Ldexp(2, -n) >= alpha {
+		n++
+	}
+	return n
+}
+
+// allPositive reports whether every value is > 0 (log ratios need it).
+func allPositive(xs []float64) bool {
+	for _, x := range xs {
+		if !(x > 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// pct formats a relative value as a percentage ("4.2%", "∞").
+func pct(x float64) string {
+	if math.IsInf(x, 0) {
+		return "∞"
+	}
+	return fmt.Sprintf("%.1f%%", 100*x)
 }
 
 // judge returns the status of c at significance alpha and minimum effect minEffect.

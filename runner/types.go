@@ -31,6 +31,9 @@ type Result struct {
 	// Pkg is the `pkg:` config value the benchmark ran under ("" when the output had none).
 	// Results of the same Name in different packages are different results.
 	Pkg string
+	// Exact is set by a `Unit … assume=exact` line: the unit has no noise (a count, a size),
+	// so its summary is the value itself and any difference is a change, as in benchstat.
+	Exact bool `json:"exact,omitempty"`
 }
 
 // ConfigLine is one `key: value` line of Go benchmark output (goos, goarch, pkg, cpu, …).

@@ -73,6 +73,8 @@ type runFlags struct {
 	count        int           // overrides the suite's count
 	benchtime    string        // overrides the suite's benchtime
 	timeout      time.Duration // overrides the suite's timeout
+	interleave   string        // overrides the sampling's interleave (turn|benchmark)
+	budget       time.Duration // overrides the sampling's budget; < 0: none
 	baseline     string        // compare with this stored baseline
 	saveBaseline string        // store the run under this name
 	against      string        // build this ref too and interleave
@@ -96,6 +98,8 @@ func cmdRun(ctx context.Context, args []string, env *environ) error {
 	fs.IntVar(&f.count, "count", 0, "samples per benchmark, overriding the suite's (default 6)")
 	fs.StringVar(&f.benchtime, "benchtime", "", "-benchtime, overriding the suite's (100ms, 1000x)")
 	fs.DurationVar(&f.timeout, "timeout", 0, "timeout of one pass over the benchmarks (default 10m)")
+	fs.StringVar(&f.interleave, "interleave", "", "turn (every benchmark per turn) or benchmark (one benchmark at a time, with --against both sides back to back), overriding the suite's")
+	fs.DurationVar(&f.budget, "budget", 0, "with --interleave benchmark: keep sampling after --count until this much time is spent (0: the suite's; -1s: none)")
 	fs.StringVar(&f.baseline, "baseline", "", "compare with this stored baseline")
 	fs.StringVar(&f.saveBaseline, "save-baseline", "", "store this run as a baseline under this name")
 	fs.StringVar(&f.against, "against", "", "also build this git ref and interleave its runs with the working tree's, then compare")
@@ -197,7 +201,8 @@ func cmdRun(ctx context.Context, args []string, env *environ) error {
 		if rep, err = ds.judge(ctx, res, f.baseline, f.saveBaseline); err != nil {
 			return &exitError{code: 2, err: err}
 		}
-	} else if rep, err = buildReport(proj, old, res.New, oldLabel, res.NewLabel); err != nil {
+		// Interleaved samples are paired by turn: the signed-rank test on their ratios.
+	} else if rep, err = buildReport(proj, old, res.New, oldLabel, res.NewLabel, res.Old != nil && !proj.Unpaired); err != nil {
 		return err
 	}
 	rep.Warnings = append(rep.Warnings, res.ParseErrors...)
@@ -250,8 +255,18 @@ func (f *runFlags) runConfig(proj *runner.Project) (runner.RunConfig, string, er
 			return runner.RunConfig{}, "", usageErrorf("no suite: give --suite with a project file, or --package")
 		}
 	}
-	cfg := runner.RunConfig{Dir: f.dir, Package: s.Package, Bench: s.Bench, Count: s.Count, Benchtime: s.Benchtime,
-		Timeout: s.Timeout, Ref: f.ref, Against: f.against}
+	// Interleaved runs are paired: the suite's against: settings apply.
+	cfg := s.RunConfig(f.dir, f.against)
+	cfg.Ref = f.ref
+	if f.interleave != "" {
+		if err := runner.CheckInterleave(f.interleave); err != nil {
+			return cfg, "", usageErrorf("--%v", err)
+		}
+		cfg.Interleave = f.interleave
+	}
+	if f.budget != 0 {
+		cfg.Budget = max(0, f.budget)
+	}
 	if f.pkg != "" {
 		cfg.Package = f.pkg
 	}
@@ -329,8 +344,9 @@ func (f *runFlags) store(ctx context.Context, proj *runner.Project, env *environ
 	return runner.FileStore{Dir: dir}, nop, nil
 }
 
-// buildReport compares and judges with the project's units, options and thresholds.
-func buildReport(proj *runner.Project, old, new *runner.Set, oldLabel, newLabel string) (*runner.Report, error) {
+// buildReport compares and judges with the project's units, options and thresholds; paired
+// says that old and new were measured in pairs (interleaved), sample i of each side together.
+func buildReport(proj *runner.Project, old, new *runner.Set, oldLabel, newLabel string, paired bool) (*runner.Report, error) {
 	rules, err := runner.NewRules(proj.Thresholds)
 	if err != nil {
 		return nil, &exitError{code: 2, err: err}
@@ -339,7 +355,9 @@ func buildReport(proj *runner.Project, old, new *runner.Set, oldLabel, newLabel 
 		old.SetUnits(proj.Units)
 	}
 	new.SetUnits(proj.Units)
-	return runner.NewReport(old, new, oldLabel, newLabel, rules, proj.Options), nil
+	o := proj.Options
+	o.Paired = paired
+	return runner.NewReport(old, new, oldLabel, newLabel, rules, o), nil
 }
 
 // writeReport writes rep to stdout in format (not gobench).
@@ -369,9 +387,11 @@ func failOn(policy string, status runner.Status) error {
 
 func cmdCompare(ctx context.Context, args []string, env *environ) error {
 	var f reportFlags
+	var paired bool
 	fs := flag.NewFlagSet("benchd compare", flag.ContinueOnError)
 	fs.SetOutput(env.stderr)
 	f.register(fs)
+	fs.BoolVar(&paired, "paired", false, "the files' samples were measured in pairs (interleaved, in the same order): judge with the signed-rank test on per-pair ratios")
 	fs.Usage = func() {
 		fmt.Fprint(env.stderr, "usage: benchd compare [flags] OLD NEW\n\nCompares two files of Go benchmark output (- for stdin) and judges NEW against the project's thresholds.\n\nflags:\n")
 		fs.PrintDefaults()
@@ -403,7 +423,7 @@ func cmdCompare(ctx context.Context, args []string, env *environ) error {
 	if f.format == "gobench" {
 		return runner.WriteGoBench(env.stdout, sets[1])
 	}
-	rep, err := buildReport(proj, sets[0], sets[1], fs.Arg(0), fs.Arg(1))
+	rep, err := buildReport(proj, sets[0], sets[1], fs.Arg(0), fs.Arg(1), paired)
 	if err != nil {
 		return err
 	}
@@ -419,18 +439,23 @@ func cmdCompare(ctx context.Context, args []string, env *environ) error {
 // readSet parses the Go benchmark file name ("-" = stdin). Syntax errors are exit-2
 // errors naming file and line.
 func readSet(name string, env *environ) (*runner.Set, error) {
-	var r io.Reader
+	var b []byte
+	var err error
 	if name == "-" {
-		r, name = env.stdin, "<stdin>"
+		name = "<stdin>"
+		b, err = io.ReadAll(env.stdin)
 	} else {
-		b, err := os.ReadFile(name)
-		if err != nil {
-			return nil, &exitError{code: 2, err: fmt.Errorf("reading benchmark file: %w", err)}
-		}
-		r = bytes.NewReader(b)
+		b, err = os.ReadFile(name)
 	}
-	set, err := runner.Parse(r, name)
 	if err != nil {
+		return nil, &exitError{code: 2, err: fmt.Errorf("reading benchmark file: %w", err)}
+	}
+	set, err := runner.Parse(bytes.NewReader(b), name)
+	if err != nil {
+		return nil, &exitError{code: 2, err: err}
+	}
+	// NaN, ±Inf and negative values are refused, as the server refuses them.
+	if err := runner.CheckValues(b, name); err != nil {
 		return nil, &exitError{code: 2, err: err}
 	}
 	if len(set.Results) == 0 && len(set.Failures) == 0 {

@@ -106,7 +106,7 @@ func (s *dbStore) submit(ctx context.Context, set, against *runner.Set, baseline
 		Suite: s.suite, Config: set.Config, Results: set.Results, Baseline: baseline, Thresholds: s.proj.Thresholds,
 		Options: s.proj.Options, SaveBaseline: save, DryRun: save == ""}
 	if against != nil {
-		sub.Interleaved = &db.Interleaved{Ref: s.against, Commit: s.againstCommit, Results: against.Results}
+		sub.Interleaved = &db.Interleaved{Ref: s.against, Commit: s.againstCommit, Results: against.Results, Unpaired: s.proj.Unpaired}
 	}
 	j, err := s.store.Submit(ctx, sub)
 	if err != nil {

@@ -109,14 +109,14 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[RunArgs]) (err error) 
 	if run == nil {
 		run = runner.Run
 	}
-	cfg := runner.RunConfig{Dir: dir, Package: suite.Package, Bench: suite.Bench, Count: suite.Count,
-		Benchtime: suite.Benchtime, Timeout: suite.Timeout, Against: before}
+	// Interleaved, the suite's against: sampling applies, as for `benchd run --against`.
+	cfg := suite.RunConfig(dir, before)
 	res, err := run(ctx, cfg)
 	if err != nil && before != "" {
 		// The baseline commit may not build (or not exist here): measure the new one alone.
 		log.Warn("interleaved run failed; measuring the commit alone", "before", before, "error", err.Error())
-		cfg.Against, before = "", ""
-		res, err = run(ctx, cfg)
+		before = ""
+		res, err = run(ctx, suite.RunConfig(dir, ""))
 	}
 	if err != nil {
 		return fmt.Errorf("running suite %s at %s: %w", a.Suite, sha, err)
@@ -138,7 +138,7 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[RunArgs]) (err error) 
 		IdempotencyKey: "river-job-" + strconv.FormatInt(job.ID, 10), Thresholds: proj.Thresholds, Options: proj.Options}
 	if before != "" && res.Old != nil {
 		res.Old.SetUnits(proj.Units)
-		sub.Interleaved = &db.Interleaved{Ref: before, Commit: before, Results: res.Old.Results}
+		sub.Interleaved = &db.Interleaved{Ref: before, Commit: before, Results: res.Old.Results, Unpaired: proj.Unpaired}
 	}
 	j, err := w.Store.Submit(ctx, sub)
 	if errors.Is(err, db.ErrInvalid) {
