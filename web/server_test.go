@@ -109,7 +109,10 @@ func TestOperationalEndpoints(t *testing.T) {
 	check("/metrics", 200, `benchd_http_requests_total{code="200",method="GET",route="/healthz"} 1`)
 	check("/metrics", 200, "benchd_alerts_open 0")
 	e.db.Store.Close()
-	check("/readyz", 503, "not ready")
+	check("/readyz", 503, `{"error":{"status":503,"message":"database unavailable","request_id"`)
+	if _, _, body := do(t, "GET", ts.URL+"/readyz", nil); strings.Contains(body, "127.0.0.1") || strings.Contains(body, "postgres") {
+		t.Errorf("for GET /readyz of a closed store, got %q, want no connection details", body)
+	}
 }
 
 func TestErrorResponses(t *testing.T) {
