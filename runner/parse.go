@@ -95,6 +95,11 @@ func Parse(r io.Reader, fileName string) (*Set, error) {
 		case *benchfmt.UnitMetadata:
 			// Collected from br.Units() at the end.
 		case *benchfmt.Result:
+			if err := CheckIters(rec.Iters); err != nil {
+				file, line := rec.Pos()
+				errs = append(errs, &benchfmt.SyntaxError{FileName: file, Line: line, Msg: err.Error()})
+				continue
+			}
 			pkg := rec.GetConfig("pkg")
 			for _, c := range rec.Config {
 				if c.File && !cfgSeen[c.Key] {
@@ -181,6 +186,10 @@ func scanFailures(r io.Reader, fileName string) ([]byte, []Failure, error) {
 	for sc.Scan() {
 		lineNo++
 		line := sc.Text()
+		if lineNo == 1 {
+			// A UTF-8 byte-order mark (an editor's, PowerShell's) is no part of the text.
+			line = strings.TrimPrefix(line, "\uFEFF")
+		}
 		blank := false
 		trimmed := strings.TrimSpace(line)
 		switch {

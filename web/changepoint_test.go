@@ -18,7 +18,7 @@ func TestChangePointAlerts(t *testing.T) {
 			body = slowed(out, "Lookup", 1.6)
 		}
 		var rep IngestReply
-		if status, raw := e.api(t, "POST", fmt.Sprintf("/api/v1/projects/sessioncore/runs?branch=main&testbed=bench&commit=c%d", i), e.token, "text/plain", body, &rep); status != 201 {
+		if status, raw := e.api(t, "POST", fmt.Sprintf("/api/v1/projects/sessioncore/runs?branch=main&testbed=bench&commit=c%06d", i), e.token, "text/plain", body, &rep); status != 201 {
 			t.Fatalf("post %d: %d %s", i, status, raw)
 		}
 		ids = append(ids, rep.RunID)

@@ -144,6 +144,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}))
 	e.Use(s.deadline)
 	e.Use(s.limitBody)
+	e.Use(s.decodeBody)
+	e.Use(checkQuery)
 	// Pages and API reads go gzipped to clients that accept it: a dashboard of 200 benchmarks
 	// is ~230 KB of HTML and ~38 KB gzipped. BestSpeed: most of the gain for ~1 ms a page.
 	// Static assets are compressed once at start (assets.go); /metrics compresses itself. The
