@@ -247,7 +247,7 @@ func serveOrWork(ctx context.Context, args []string, env *environ, server bool) 
 	}
 	log := cfg.logger(env)
 
-	dbURL, stopDB, err := startDatabase(ctx, cfg.db.url, cfg.db.dataDir, log)
+	dbURL, stopDB, err := startDatabase(ctx, cfg.db.url, cfg.db.dataDir, log, true)
 	if err != nil {
 		return err
 	}
