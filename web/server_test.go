@@ -40,6 +40,12 @@ func newEnvStore(t *testing.T, store *db.Store, tok string) *env {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
+	return newEnvStoreServer(t, s, tok)
+}
+
+// newEnvStoreServer serves s (whose store holds project sessioncore and token tok).
+func newEnvStoreServer(t *testing.T, s *Server, tok string) *env {
+	t.Helper()
 	ts := httptest.NewServer(s)
 	t.Cleanup(ts.Close)
 	return &env{srv: s, ts: ts, token: tok, project: "sessioncore"}
