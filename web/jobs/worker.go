@@ -35,6 +35,7 @@ type Worker struct {
 	Run func(ctx context.Context, cfg runner.RunConfig) (*runner.RunResult, error)
 
 	timeout time.Duration
+	inTemp  bool // Run already keeps its files beside the worktree (queue.go)
 }
 
 // Timeout bounds one job (Config.JobTimeout).
