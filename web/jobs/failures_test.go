@@ -24,8 +24,12 @@ type syncBuffer struct {
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
-func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // TestFailedJobsAreVisible: a job that can never succeed (a commit the repository does not
 // have) is cancelled after one attempt instead of being retried three times; the failure is
@@ -84,7 +88,7 @@ func TestSweepRemovesLeftovers(t *testing.T) {
 	os.MkdirAll(filepath.Join(wt, "job-1"), 0o755)
 	os.WriteFile(filepath.Join(wt, "job-1.tmp", "benchd-run-1", "bench0.test"), make([]byte, 1<<20), 0o755)
 	os.WriteFile(filepath.Join(wt, "job-1.pid"), []byte("999999999"), 0o644) // no such process
-	os.MkdirAll(filepath.Join(wt, "job-2"), 0o755)                              // no owner file: an older benchd's
+	os.MkdirAll(filepath.Join(wt, "job-2"), 0o755)                           // no owner file: an older benchd's
 	os.MkdirAll(filepath.Join(wt, "job-3"), 0o755)
 	os.WriteFile(filepath.Join(wt, "job-3.pid"), []byte("1"), 0o644) // init: alive
 	removed, err := (&RepoCache{Dir: dir}).Sweep(context.Background())
