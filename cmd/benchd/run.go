@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -425,11 +424,13 @@ func readSet(name string, env *environ) (*runner.Set, error) {
 	if name == "-" {
 		r, name = env.stdin, "<stdin>"
 	} else {
-		b, err := os.ReadFile(name)
+		// Streamed: runner.Parse reads line by line, so the file is never held whole.
+		f, err := os.Open(name)
 		if err != nil {
 			return nil, &exitError{code: 2, err: fmt.Errorf("reading benchmark file: %w", err)}
 		}
-		r = bytes.NewReader(b)
+		defer f.Close()
+		r = f
 	}
 	set, err := runner.Parse(r, name)
 	if err != nil {
