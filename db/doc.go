@@ -33,8 +33,10 @@
 // Judging:
 //   - SetBaseline / GetBaseline / ListBaselines / DeleteBaseline: a project's named run.
 //   - CreateThreshold / GetThreshold / ListThresholds / UpdateThreshold / DeleteThreshold.
-//   - InsertAlerts(runID, baselineRunID, []NewAlert{Verdict, ThresholdID}) matched to the run's
-//     results by name and unit; ListAlerts(AlertFilter); AcknowledgeAlert; ResolveAlert.
+//   - Submit(Submission): the one transactional entry point of a measured run — judged by
+//     runner.Judge over what it loads under the series' lock, stored with its verdicts and its
+//     alert changes (open / update / resolve, recorded per run in alert_events), or not at all.
+//   - ListAlerts(AlertFilter); AcknowledgeAlert; ResolveAlert; StoredVerdicts.
 //
 // Access:
 //   - CreateToken returns the plaintext once ("bdt_…"); only its SHA-256 is stored.

@@ -145,109 +145,58 @@ const (
 	AlertResolved     AlertStatus = "resolved"
 )
 
-// NewAlert is a verdict that fired, for a result of a run. Verdict.Rule must be one of
-// regression, upper, lower, scaling, changepoint.
-type NewAlert struct {
-	runner.Verdict
-	// ThresholdID is the stored rule that fired (0 = none, e.g. a default rule).
-	ThresholdID int64
-}
-
-// Alert is a stored alert with the run and result it is about.
+// Alert is a stored alert: one change of one series (a benchmark and unit on a branch and
+// testbed), opened by the first run that showed it, updated by later runs that still show it,
+// resolved by the first run back within limits (or acknowledged by a person).
 type Alert struct {
-	ID            int64
-	ResultID      int64
-	RunID         int64
-	Project       string
-	Branch        string
-	Testbed       string
-	Commit        string
-	Benchmark     string
-	Unit          string
-	Rule          string
-	ThresholdID   int64 // 0 when none (or deleted since)
-	BaselineRunID int64 // 0 when none
-	Value         float64
-	Baseline      float64
-	Limit         float64
-	Delta         float64
-	P             float64
-	Note          string
-	Status        AlertStatus
+	ID       int64
+	ResultID int64 // the first bad run's result
+	// RunID is the first bad run; Commit its commit.
+	RunID     int64
+	Project   string
+	Branch    string
+	Testbed   string
+	Commit    string
+	Benchmark string
+	Unit      string
+	Better    runner.Direction
+	Rule      string
+	// ThresholdID is the stored rule that fired (0 when none, or deleted since).
+	ThresholdID int64
+	// BaselineRunID is the run the first bad run was compared with (0 when none).
+	BaselineRunID int64
+	// Value is the first bad run's median, Baseline the value before the change, Limit the
+	// rule's limit, Delta and P the first bad run's change and p-value.
+	Value, Baseline, Limit, Delta, P float64
+	Note                             string
+	Status                           AlertStatus
+	// LastGoodRunID is the series' newest run before the change (0: none); LastGoodCommit
+	// its commit. The commit range of the change is LastGoodCommit..Commit.
+	LastGoodRunID  int64
+	LastGoodCommit string
+	// LastRunID is the newest run that still showed the change, LastCommit its commit;
+	// Runs how many runs showed it; LatestValue and LatestDelta that run's figures.
+	LastRunID                int64
+	LastCommit               string
+	Runs                     int
+	LatestValue, LatestDelta float64
+	// ResolvedRunID is the run that showed the benchmark back within limits (0: none).
+	ResolvedRunID int64
 	CreatedAt     time.Time
+	UpdatedAt     time.Time
 	// AcknowledgedAt and ResolvedAt are zero until then.
 	AcknowledgedAt time.Time
 	ResolvedAt     time.Time
 }
 
-// InsertAlerts stores one active alert per entry for run runID (against baselineRunID, 0 =
-// none), all or nothing, and returns their IDs in the order given. An entry naming no result of
-// the run returns ErrInvalid; an alert of the same rule for the same result ErrConflict.
-func (s *Store) InsertAlerts(ctx context.Context, runID, baselineRunID int64, alerts []NewAlert) ([]int64, error) {
-	if len(alerts) == 0 {
-		return []int64{}, nil
-	}
-	var ids []int64
-	err := s.inTx(ctx, func(q *dbsqlc.Queries) error {
-		var err error
-		ids, err = insertAlerts(ctx, q, runID, baselineRunID, alerts)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return ids, nil
-}
-
-// insertAlerts stores alerts with q (InsertAlerts, and InsertRun in the run's transaction).
-func insertAlerts(ctx context.Context, q *dbsqlc.Queries, runID, baselineRunID int64, alerts []NewAlert) ([]int64, error) {
-	p := dbsqlc.AlertInsertManyParams{RunID: runID, BaselineRunID: pgInt8(baselineRunID)}
-	for _, a := range alerts {
-		p.Names = append(p.Names, a.Name)
-		p.Units = append(p.Units, a.Unit)
-		p.Rules = append(p.Rules, a.Rule)
-		p.ThresholdIds = append(p.ThresholdIds, a.ThresholdID)
-		p.Vals = append(p.Vals, a.Value)
-		p.BaselineVals = append(p.BaselineVals, a.Baseline)
-		p.Limits = append(p.Limits, a.Limit)
-		p.Deltas = append(p.Deltas, a.Delta)
-		p.Ps = append(p.Ps, a.P)
-		p.Notes = append(p.Notes, a.Note)
-	}
-	ids, err := q.AlertInsertMany(ctx, p)
-	if err != nil {
-		return nil, mapError(err, "inserting %d alerts of run %d", len(alerts), runID)
-	}
-	if len(ids) != len(alerts) {
-		return nil, fmt.Errorf("inserting alerts of run %d: %w: %d of %d name no result of the run",
-			runID, ErrInvalid, len(alerts)-len(ids), len(alerts))
-	}
-	return ids, nil
-}
-
-// OpenAlertsOfSeries returns the active and acknowledged alerts of the runs older than run
-// on its branch and testbed, oldest first (empty when none). Only ID, RunID, Benchmark, Unit,
-// Rule, Baseline, Limit and Status are set: what deciding whether run resolves them needs.
-func (s *Store) OpenAlertsOfSeries(ctx context.Context, run Run) ([]Alert, error) {
-	rows, err := s.q.AlertListOpenOfSeries(ctx, dbsqlc.AlertListOpenOfSeriesParams{ProjectID: run.ProjectID,
-		BranchID: run.BranchID, TestbedID: run.TestbedID, Before: run.ID})
-	if err != nil {
-		return nil, mapError(err, "listing open alerts before run %d", run.ID)
-	}
-	out := make([]Alert, len(rows))
-	for i, r := range rows {
-		out[i] = Alert{ID: r.ID, RunID: r.RunID, Project: run.Project, Branch: run.Branch, Testbed: run.Testbed,
-			Benchmark: r.Benchmark, Unit: r.Unit, Rule: r.Rule, Baseline: r.BaselineValue, Limit: r.LimitValue,
-			Status: AlertStatus(r.Status)}
-	}
-	return out, nil
-}
-
 // AlertFilter selects alerts for ListAlerts. Empty fields do not filter.
 type AlertFilter struct {
 	Project string
+	Branch  string
+	Testbed string
 	Status  AlertStatus
-	RunID   int64
+	// RunID selects the alerts a run opened (its result is the alert's), updated or resolved.
+	RunID int64
 	// Before, when non-zero, returns only alerts with a smaller ID (the next page).
 	Before int64
 	// Limit caps the result; 0 means 50, and it is at most 1000.
@@ -257,18 +206,21 @@ type AlertFilter struct {
 // ListAlerts returns alerts newest first (empty when none match).
 func (s *Store) ListAlerts(ctx context.Context, f AlertFilter) ([]Alert, error) {
 	rows, err := s.q.AlertList(ctx, dbsqlc.AlertListParams{Project: pgText(f.Project), Status: pgText(string(f.Status)),
-		RunID: pgInt8(f.RunID), Before: pgInt8(f.Before), Lim: limit(f.Limit, 50, 1000)})
+		RunID: pgInt8(f.RunID), Branch: pgText(f.Branch), Testbed: pgText(f.Testbed), Before: pgInt8(f.Before),
+		Lim: limit(f.Limit, 50, 1000)})
 	if err != nil {
 		return nil, mapError(err, "listing alerts")
 	}
 	out := make([]Alert, len(rows))
 	for i, r := range rows {
 		out[i] = Alert{ID: r.ID, ResultID: r.ResultID, RunID: r.RunID, Project: r.Project, Branch: r.Branch,
-			Testbed: r.Testbed, Commit: r.CommitSha, Benchmark: r.Benchmark, Unit: r.Unit, Rule: r.Rule,
-			ThresholdID: int8Val(r.ThresholdID), BaselineRunID: int8Val(r.BaselineRunID), Value: r.Value,
+			Testbed: r.Testbed, Commit: r.CommitSha, Benchmark: r.Benchmark, Unit: r.Unit, Better: runner.Direction(r.Better),
+			Rule: r.Rule, ThresholdID: int8Val(r.ThresholdID), BaselineRunID: int8Val(r.BaselineRunID), Value: r.Value,
 			Baseline: r.BaselineValue, Limit: r.LimitValue, Delta: r.Delta, P: r.P, Note: r.Note,
 			Status: AlertStatus(r.Status), CreatedAt: ts(r.CreatedAt), AcknowledgedAt: ts(r.AcknowledgedAt),
-			ResolvedAt: ts(r.ResolvedAt)}
+			ResolvedAt: ts(r.ResolvedAt), LastGoodRunID: int8Val(r.LastGoodRunID), LastGoodCommit: r.LastGoodCommit,
+			LastRunID: int8Val(r.LastRunID), LastCommit: r.LastCommit, Runs: int(r.Runs), LatestValue: r.LatestValue,
+			LatestDelta: r.LatestDelta, ResolvedRunID: int8Val(r.ResolvedRunID), UpdatedAt: ts(r.UpdatedAt)}
 	}
 	return out, nil
 }
@@ -321,7 +273,9 @@ func (s *Store) AlertsOfResults(ctx context.Context, resultIDs []int64) ([]Alert
 			ThresholdID: int8Val(r.ThresholdID), BaselineRunID: int8Val(r.BaselineRunID), Value: r.Value,
 			Baseline: r.BaselineValue, Limit: r.LimitValue, Delta: r.Delta, P: r.P, Note: r.Note,
 			Status: AlertStatus(r.Status), CreatedAt: ts(r.CreatedAt), AcknowledgedAt: ts(r.AcknowledgedAt),
-			ResolvedAt: ts(r.ResolvedAt)}
+			ResolvedAt: ts(r.ResolvedAt), LastGoodRunID: int8Val(r.LastGoodRunID), LastRunID: int8Val(r.LastRunID),
+			ResolvedRunID: int8Val(r.ResolvedRunID), Runs: int(r.Runs), LatestValue: r.LatestValue,
+			LatestDelta: r.LatestDelta, UpdatedAt: ts(r.UpdatedAt)}
 	}
 	return out, nil
 }

@@ -58,3 +58,23 @@ func count(t *testing.T, d *dbtest.DB, table string) int {
 	}
 	return n
 }
+
+// submissionOf returns nr as a Submission for Store.Submit (its results' samples: Submit
+// summarises and judges them itself).
+func submissionOf(nr db.NewRun) db.Submission {
+	sub := db.Submission{Project: nr.Project, Branch: nr.Branch, Testbed: nr.Testbed, Commit: nr.Commit,
+		Trigger: nr.Trigger, Suite: nr.Suite, StartedAt: nr.StartedAt, FinishedAt: nr.FinishedAt, Config: nr.Config,
+		IdempotencyKey: nr.IdempotencyKey}
+	for _, r := range nr.Results {
+		r.Samples = slices.Clone(r.Samples)
+		sub.Results = append(sub.Results, r.Result)
+	}
+	return sub
+}
+
+// scaleSamples multiplies every sample of r by f.
+func scaleSamples(r *runner.Result, f float64) {
+	for i := range r.Samples {
+		r.Samples[i] *= f
+	}
+}

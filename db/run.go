@@ -47,6 +47,9 @@ type NewResult struct {
 	// with it (nil: not judged; readers judge it when they need to). Non-finite figures are
 	// stored as 0 and P is clamped to [0, 1].
 	Verdict *runner.Verdict
+	// BaselineSamples are the samples of the same benchmark measured interleaved with this
+	// one (nil: none).
+	BaselineSamples []float64
 }
 
 // NewRun is a run to store with all its results.
@@ -69,17 +72,19 @@ type NewRun struct {
 	Results        []NewResult
 	// Baseline is what the run was compared with (nil: nothing, or not judged).
 	Baseline *RunBaseline
-	// Alerts are stored with the run, in its transaction (each names a result of the run
-	// by Verdict.Name and Unit); InsertRun returns their ids in Run.AlertIDs.
-	Alerts []NewAlert
 }
 
-// RunBaseline is the run another run was compared with, and why it was chosen.
+// RunBaseline is what a run was compared with, and why it was chosen.
 type RunBaseline struct {
+	// RunID is the (newest) stored run of the baseline; 0 for an interleaved side.
 	RunID int64
-	// Source is "baseline:NAME" for a named baseline or "previous:BRANCH" for the latest
-	// earlier run of a branch.
+	// Source is runner.Baseline.Source: "baseline:NAME", "start_point:BRANCH",
+	// "history:BRANCH", "interleaved:COMMIT" ("previous:BRANCH" from older benchd versions).
 	Source string
+	// Label is runner.Baseline.Label: "baseline main (run 12)", "history of main (5 runs, 30–34)".
+	Label string
+	// Commit is the baseline's commit ("" when unknown).
+	Commit string
 }
 
 // Run is a stored run (without its results: see Results).
@@ -104,8 +109,6 @@ type Run struct {
 	// Baseline is what the run was compared with when it was stored (nil: nothing, or it
 	// was stored without a judgement).
 	Baseline *RunBaseline
-	// AlertIDs are the alerts InsertRun stored with the run (nil from every other method).
-	AlertIDs []int64
 }
 
 // Result is a stored result.
@@ -118,6 +121,9 @@ type Result struct {
 	Summary runner.Summary
 	// Verdict is the judgement stored with the result (nil when it was stored without one).
 	Verdict *runner.Verdict
+	// BaselineSamples are the samples of the baseline side measured interleaved with this
+	// result, index-paired with Samples (nil when the run was not measured interleaved).
+	BaselineSamples []float64
 }
 
 type configJSON struct {
@@ -125,12 +131,33 @@ type configJSON struct {
 	Value string `json:"value"`
 }
 
-// InsertRun stores a run and all its results in one transaction: either everything is stored
-// or nothing is (a refused result, a cancelled ctx or a lost connection leave no trace).
-// Results go in with one COPY. A reused idempotency key returns an error wrapping ErrConflict
-// and stores nothing: call RunByIdempotencyKey to answer with the first run. Two results with
-// the same name and unit, or a refused value, return ErrInvalid.
+// InsertRun stores a run and all its results, as given, in one transaction: either everything
+// is stored or nothing is (a refused result, a cancelled ctx or a lost connection leave no
+// trace). It judges nothing: it is for imports and tests; runs that are measured or posted go
+// through Submit, which judges them. Results go in with one COPY. A reused idempotency key
+// returns an error wrapping ErrConflict and stores nothing. Two results with the same name and
+// unit, or a refused value, return ErrInvalid.
 func (s *Store) InsertRun(ctx context.Context, nr NewRun) (Run, error) {
+	var run Run
+	err := s.inTx(ctx, func(q *dbsqlc.Queries) error {
+		ids, err := ensureSeries(ctx, q, nr.Project, nr.Branch, nr.Testbed)
+		if err != nil {
+			return err
+		}
+		run, err = insertRun(ctx, q, ids, nr)
+		return err
+	})
+	if err != nil {
+		if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+			err = fmt.Errorf("%w (%w)", err, ctx.Err())
+		}
+		return Run{}, err
+	}
+	return run, nil
+}
+
+// insertRun stores nr with q in series ids (InsertRun, and Submit in its transaction).
+func insertRun(ctx context.Context, q *dbsqlc.Queries, ids dbsqlc.SeriesLookupRow, nr NewRun) (Run, error) {
 	if nr.Status == "" {
 		nr.Status = RunDone
 	}
@@ -155,72 +182,50 @@ func (s *Store) InsertRun(ctx context.Context, nr NewRun) (Run, error) {
 	if err != nil {
 		return Run{}, fmt.Errorf("inserting run: encoding config: %w", err)
 	}
-	var run Run
-	err = s.inTx(ctx, func(q *dbsqlc.Queries) error {
-		ids, err := ensureSeries(ctx, q, nr.Project, nr.Branch, nr.Testbed)
-		if err != nil {
-			return err
-		}
-		params := dbsqlc.RunInsertParams{
-			ProjectID: ids.ProjectID, BranchID: ids.BranchID, TestbedID: ids.TestbedID, CommitSha: nr.Commit,
-			Trigger: string(nr.Trigger), Suite: nr.Suite, Status: string(nr.Status),
-			StartedAt: pgTime(nr.StartedAt), FinishedAt: pgTime(nr.FinishedAt), Config: cfgJSON,
-			IdempotencyKey: pgText(nr.IdempotencyKey),
-		}
-		if nr.Baseline != nil {
-			params.BaselineRunID, params.BaselineSource = pgInt8(nr.Baseline.RunID), nr.Baseline.Source
-		}
-		ins, err := q.RunInsert(ctx, params)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("inserting run: idempotency key %q of project %q is taken: %w", nr.IdempotencyKey, nr.Project, ErrConflict)
-		}
-		if err != nil {
-			return mapError(err, "inserting run")
-		}
-		id := ins.ID
-		run = Run{ID: id, ProjectID: ids.ProjectID, Project: nr.Project, BranchID: ids.BranchID, Branch: nr.Branch,
-			TestbedID: ids.TestbedID, Testbed: nr.Testbed.Name, Commit: nr.Commit, Trigger: nr.Trigger, Suite: nr.Suite, Status: nr.Status,
-			StartedAt: nr.StartedAt, FinishedAt: nr.FinishedAt, Config: slices.Clone(nr.Config),
-			IdempotencyKey: nr.IdempotencyKey, CreatedAt: ts(ins.CreatedAt), ResultCount: len(nr.Results)}
-		if nr.Baseline != nil {
-			b := *nr.Baseline
-			run.Baseline = &b
-		}
-		rows := make([]dbsqlc.ResultInsertManyParams, len(nr.Results))
-		for i, r := range nr.Results {
-			rows[i] = dbsqlc.ResultInsertManyParams{RunID: id, Name: r.Name, Procs: int32(r.Procs),
-				Unit: r.Unit, Better: int16(r.Better), Samples: r.Samples, N: int32(r.Summary.N),
-				Median: r.Summary.Median, P: 1}
-			rows[i].CiLo, rows[i].CiHi = ciBounds(r.Summary)
-			if r.Samples == nil {
-				rows[i].Samples = []float64{} // NOT NULL would report it as missing, the CHECK as empty
-			}
-			if v := r.Verdict; v != nil {
-				row := &rows[i]
-				row.VerdictStatus, row.VerdictRule, row.VerdictNote = pgText(string(v.Status)), v.Rule, v.Note
-				row.BaselineValue, row.LimitValue, row.Delta = finite(v.Baseline), finite(v.Limit), finite(v.Delta)
-				row.P = min(max(finite(v.P), 0), 1)
-			}
-		}
-		if _, err := q.ResultInsertMany(ctx, rows); err != nil {
-			return mapError(err, "inserting %d results of run %d", len(rows), id)
-		}
-		if len(nr.Alerts) > 0 {
-			var baseID int64
-			if nr.Baseline != nil {
-				baseID = nr.Baseline.RunID
-			}
-			if run.AlertIDs, err = insertAlerts(ctx, q, id, baseID, nr.Alerts); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	params := dbsqlc.RunInsertParams{
+		ProjectID: ids.ProjectID, BranchID: ids.BranchID, TestbedID: ids.TestbedID, CommitSha: nr.Commit,
+		Trigger: string(nr.Trigger), Suite: nr.Suite, Status: string(nr.Status),
+		StartedAt: pgTime(nr.StartedAt), FinishedAt: pgTime(nr.FinishedAt), Config: cfgJSON,
+		IdempotencyKey: pgText(nr.IdempotencyKey),
+	}
+	if b := nr.Baseline; b != nil {
+		params.BaselineRunID, params.BaselineSource = pgInt8(b.RunID), b.Source
+		params.BaselineCommit, params.BaselineLabel = b.Commit, b.Label
+	}
+	ins, err := q.RunInsert(ctx, params)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Run{}, fmt.Errorf("inserting run: idempotency key %q of project %q is taken: %w", nr.IdempotencyKey, nr.Project, ErrConflict)
+	}
 	if err != nil {
-		if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
-			err = fmt.Errorf("%w (%w)", err, ctx.Err())
+		return Run{}, mapError(err, "inserting run")
+	}
+	id := ins.ID
+	run := Run{ID: id, ProjectID: ids.ProjectID, Project: nr.Project, BranchID: ids.BranchID, Branch: nr.Branch,
+		TestbedID: ids.TestbedID, Testbed: nr.Testbed.Name, Commit: nr.Commit, Trigger: nr.Trigger, Suite: nr.Suite, Status: nr.Status,
+		StartedAt: nr.StartedAt, FinishedAt: nr.FinishedAt, Config: slices.Clone(nr.Config),
+		IdempotencyKey: nr.IdempotencyKey, CreatedAt: ts(ins.CreatedAt), ResultCount: len(nr.Results)}
+	if nr.Baseline != nil {
+		b := *nr.Baseline
+		run.Baseline = &b
+	}
+	rows := make([]dbsqlc.ResultInsertManyParams, len(nr.Results))
+	for i, r := range nr.Results {
+		rows[i] = dbsqlc.ResultInsertManyParams{RunID: id, Name: r.Name, Procs: int32(r.Procs),
+			Unit: r.Unit, Better: int16(r.Better), Samples: r.Samples, N: int32(r.Summary.N),
+			Median: r.Summary.Median, P: 1, BaselineSamples: r.BaselineSamples}
+		rows[i].CiLo, rows[i].CiHi = ciBounds(r.Summary)
+		if r.Samples == nil {
+			rows[i].Samples = []float64{} // NOT NULL would report it as missing, the CHECK as empty
 		}
-		return Run{}, err
+		if v := r.Verdict; v != nil {
+			row := &rows[i]
+			row.VerdictStatus, row.VerdictRule, row.VerdictNote = pgText(string(v.Status)), v.Rule, v.Note
+			row.BaselineValue, row.LimitValue, row.Delta = finite(v.Baseline), finite(v.Limit), finite(v.Delta)
+			row.P = min(max(finite(v.P), 0), 1)
+		}
+	}
+	if _, err := q.ResultInsertMany(ctx, rows); err != nil {
+		return Run{}, mapError(err, "inserting %d results of run %d", len(rows), id)
 	}
 	return run, nil
 }
@@ -296,7 +301,7 @@ func (s *Store) Results(ctx context.Context, runID int64) ([]Result, error) {
 	for i, r := range rows {
 		out[i] = Result{ID: r.ID, RunID: r.RunID,
 			Result:  runner.Result{Name: r.Name, Procs: int(r.Procs), Unit: r.Unit, Better: runner.Direction(r.Better), Samples: r.Samples},
-			Summary: runner.Summary{Median: r.Median, N: int(r.N)}}
+			Summary: runner.Summary{Median: r.Median, N: int(r.N)}, BaselineSamples: r.BaselineSamples}
 		out[i].Summary.Lo, out[i].Summary.Hi = ciFrom(r.CiLo, r.CiHi)
 		if r.VerdictStatus.Valid {
 			out[i].Verdict = &runner.Verdict{Name: r.Name, Unit: r.Unit, Status: runner.Status(r.VerdictStatus.String),
@@ -366,8 +371,8 @@ func runFrom(r dbsqlc.RunListRow) (Run, error) {
 		Suite: r.Suite, Status: RunStatus(r.Status), StartedAt: ts(r.StartedAt), FinishedAt: ts(r.FinishedAt),
 		Config: lines, IdempotencyKey: r.IdempotencyKey.String, CreatedAt: ts(r.CreatedAt),
 		ResultCount: int(r.ResultCount)}
-	if r.BaselineRunID.Valid {
-		run.Baseline = &RunBaseline{RunID: r.BaselineRunID.Int64, Source: r.BaselineSource}
+	if r.BaselineRunID.Valid || r.BaselineSource != "" {
+		run.Baseline = &RunBaseline{RunID: r.BaselineRunID.Int64, Source: r.BaselineSource, Label: r.BaselineLabel, Commit: r.BaselineCommit}
 	}
 	return run, nil
 }

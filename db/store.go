@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/benchd/benchd/db/internal/dbsqlc"
+	"github.com/benchd/benchd/runner"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -253,4 +254,31 @@ func pick(new, old string) string {
 func testbedFrom(r dbsqlc.Testbed) Testbed {
 	return Testbed{ID: r.ID, Name: r.Name, GOOS: r.Goos, GOARCH: r.Goarch, CPU: r.Cpu,
 		GoVersion: r.GoVersion, CreatedAt: ts(r.CreatedAt)}
+}
+
+// TestbedOf is the testbed Go benchmark config lines describe (goos, goarch, cpu, go), named
+// "goos/goarch/cpu" ("goos/goarch" without a cpu line): the name of a run's testbed when its
+// submitter gives none, the same for `benchd run`, `benchd post`, the API and the worker.
+// Name is "" without goos or goarch.
+func TestbedOf(cfg []runner.ConfigLine) Testbed {
+	var tb Testbed
+	for _, c := range cfg {
+		switch c.Key {
+		case "goos":
+			tb.GOOS = c.Value
+		case "goarch":
+			tb.GOARCH = c.Value
+		case "cpu":
+			tb.CPU = c.Value
+		case "go", "goversion":
+			tb.GoVersion = c.Value
+		}
+	}
+	if tb.GOOS != "" && tb.GOARCH != "" {
+		tb.Name = tb.GOOS + "/" + tb.GOARCH
+		if tb.CPU != "" {
+			tb.Name += "/" + tb.CPU
+		}
+	}
+	return tb
 }

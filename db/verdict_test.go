@@ -3,8 +3,10 @@ package db_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,8 +16,10 @@ import (
 	"github.com/benchd/benchd/runner"
 )
 
-// TestInsertRunWithVerdicts stores a judged run — its baseline, a verdict per result and an
-// alert — and reads them back; an alert naming no result leaves nothing stored.
+// TestInsertRunWithVerdicts stores a run with a judgement given to InsertRun (as an import
+// does) — its baseline and a verdict per result — and reads them back; then a run judged by
+// Submit, whose regression is stored with its verdict and alert; a run Submit refuses leaves
+// nothing stored, its alert change included.
 func TestInsertRunWithVerdicts(t *testing.T) {
 	d := dbtest.Schema(t)
 	ctx := context.Background()
@@ -28,18 +32,17 @@ func TestInsertRunWithVerdicts(t *testing.T) {
 	}
 	nr := newRun("p", 2, 5)
 	nr.StartedAt = nr.StartedAt.Add(time.Hour)
-	nr.Baseline = &db.RunBaseline{RunID: first.ID, Source: "previous:main"}
+	nr.Baseline = &db.RunBaseline{RunID: first.ID, Source: "history:main", Label: fmt.Sprintf("history of main (run %d)", first.ID), Commit: "abc123"}
 	reg := runner.Verdict{Name: "Create/n=1", Unit: "sec/op", Status: runner.StatusRegressed, Rule: "regression",
 		Value: 2e-6, Baseline: 1e-6, Limit: 5, Delta: 1, P: 0.004, Note: "worse"}
 	ok := runner.Verdict{Name: "Create/n=0", Unit: "sec/op", Status: runner.StatusOK, Value: 1e-6, Baseline: 1e-6, P: 0.7}
 	nr.Results[0].Verdict, nr.Results[1].Verdict = &ok, &reg
-	nr.Alerts = []db.NewAlert{{Verdict: reg}}
 	run, err := d.Store.InsertRun(ctx, nr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(run.AlertIDs) != 1 || run.Baseline == nil || *run.Baseline != *nr.Baseline {
-		t.Errorf("got alert ids %v and baseline %+v, want one alert and %+v", run.AlertIDs, run.Baseline, nr.Baseline)
+	if run.Baseline == nil || *run.Baseline != *nr.Baseline {
+		t.Errorf("got baseline %+v, want %+v", run.Baseline, nr.Baseline)
 	}
 	got, err := d.Store.GetRun(ctx, run.ID)
 	if err != nil || got.Baseline == nil || *got.Baseline != *nr.Baseline {
@@ -56,38 +59,83 @@ func TestInsertRunWithVerdicts(t *testing.T) {
 			t.Errorf("for result %s, got verdict %+v, want %+v", r.Name, r.Verdict, want[i])
 		}
 	}
-	as, err := d.Store.ListAlerts(ctx, db.AlertFilter{RunID: run.ID})
-	if err != nil || len(as) != 1 || as[0].ID != run.AlertIDs[0] || as[0].BaselineRunID != first.ID || as[0].Benchmark != "Create/n=1" {
-		t.Errorf("got alerts %+v (%v), want the regression against run %d", as, err, first.ID)
+	if as, err := d.Store.ListAlerts(ctx, db.AlertFilter{RunID: run.ID}); err != nil || len(as) != 0 {
+		t.Errorf("for a run InsertRun stored, got alerts %+v (%v), want none (InsertRun judges nothing)", as, err)
+	}
+
+	// Submit judges a third run, Create/n=1 twice as slow, against the two before it.
+	sub := submissionOf(newRun("p", 2, 5))
+	sub.StartedAt = sub.StartedAt.Add(2 * time.Hour)
+	sub.Thresholds = []runner.Threshold{{Benchmark: ".*", Kind: runner.KindRegression, Warn: 5}}
+	scaleSamples(&sub.Results[1], 2)
+	j, err := d.Store.Submit(ctx, sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.Baseline == nil || j.Baseline.Source != "history:main" || j.Baseline.RunID != run.ID {
+		t.Errorf("got baseline %+v, want the history of main, newest run %d", j.Baseline, run.ID)
+	}
+	if len(j.Alerts) != 1 || j.Alerts[0].Action != runner.AlertOpen || j.Alerts[0].Name != "Create/n=1" || j.Alerts[0].Rule != "regression" {
+		t.Fatalf("got alert changes %+v, want the regression of Create/n=1 opened", j.Alerts)
+	}
+	alertID := j.Alerts[0].ID
+	if got, err := d.Store.GetRun(ctx, j.Run.ID); err != nil || got.Baseline == nil || *got.Baseline != *j.Baseline {
+		t.Errorf("for GetRun of the submitted run, got baseline %+v (%v), want %+v", got.Baseline, err, j.Baseline)
+	}
+	rs, err = d.Store.Results(ctx, j.Run.ID)
+	if err != nil || len(rs) != 2 {
+		t.Fatalf("got results %+v (%v), want 2", rs, err)
+	}
+	for i, r := range rs {
+		w := j.Verdicts[i]
+		w.Against, w.Better = "", 0 // not stored with the result: the run's baseline names it
+		if r.Verdict == nil || !reflect.DeepEqual(*r.Verdict, w) {
+			t.Errorf("for result %s, got stored verdict %+v, want Submit's %+v", r.Name, r.Verdict, w)
+		}
+	}
+	if v := j.Verdicts[1]; v.Status != runner.StatusRegressed || v.Against != j.Baseline.Label {
+		t.Errorf("got verdict %+v, want a regression against %q", v, j.Baseline.Label)
+	}
+	as, err := d.Store.ListAlerts(ctx, db.AlertFilter{RunID: j.Run.ID})
+	if err != nil || len(as) != 1 || as[0].ID != alertID || as[0].BaselineRunID != run.ID || as[0].Benchmark != "Create/n=1" {
+		t.Errorf("got alerts %+v (%v), want the regression against run %d", as, err, run.ID)
 	}
 	h, err := d.Store.BenchmarkHistory(ctx, db.HistoryQuery{Project: "p", Branch: "main", Testbed: "tb1", Name: "Create/n=1", Unit: "sec/op"})
-	if err != nil || len(h) != 2 || h[0].Status != "" || h[0].P != 1 || h[1].Status != "regressed" || h[1].P != 0.004 || h[1].Delta != 1 {
-		t.Errorf("got history %+v (%v), want an unjudged point then the regression with p and delta", h, err)
+	if err != nil || len(h) != 3 || h[0].Status != "" || h[0].P != 1 || h[1].Status != "regressed" || h[1].P != 0.004 || h[1].Delta != 1 ||
+		h[2].Status != "regressed" || h[2].P != j.Verdicts[1].P || h[2].Delta != j.Verdicts[1].Delta {
+		t.Errorf("got history %+v (%v), want an unjudged point, then the two regressions with p and delta", h, err)
 	}
-	if len(h) == 2 {
-		got, err := d.Store.AlertsOfResults(ctx, []int64{h[0].ResultID, h[1].ResultID})
-		if err != nil || len(got) != 1 || got[0].ID != run.AlertIDs[0] || got[0].RunID != run.ID || got[0].Rule != "regression" || got[0].P != 0.004 {
-			t.Errorf("for the alerts of the history's results, got %+v (%v), want alert %d of run %d", got, err, run.AlertIDs, run.ID)
+	if len(h) == 3 {
+		got, err := d.Store.AlertsOfResults(ctx, []int64{h[0].ResultID, h[1].ResultID, h[2].ResultID})
+		if err != nil || len(got) != 1 || got[0].ID != alertID || got[0].RunID != j.Run.ID || got[0].Rule != "regression" || got[0].P != j.Verdicts[1].P {
+			t.Errorf("for the alerts of the history's results, got %+v (%v), want alert %d of run %d", got, err, alertID, j.Run.ID)
 		}
 	}
 	if got, err := d.Store.AlertsOfResults(ctx, nil); err != nil || len(got) != 0 {
 		t.Errorf("for the alerts of no results, got %+v (%v), want none", got, err)
 	}
 
-	// An alert naming no result of the run: nothing of the run is stored.
+	// A run the database refuses (a result twice) while its regression would update the
+	// alert: nothing of the run is stored, the alert is unchanged.
 	before := count(t, d, "runs")
-	bad := newRun("p", 1, 5)
-	bad.Alerts = []db.NewAlert{{Verdict: runner.Verdict{Name: "Nope", Unit: "sec/op", Rule: "regression"}}}
-	if _, err := d.Store.InsertRun(ctx, bad); !errors.Is(err, db.ErrInvalid) {
-		t.Errorf("for an alert naming no result, got %v, want ErrInvalid", err)
+	bad := sub
+	bad.StartedAt = bad.StartedAt.Add(time.Hour)
+	bad.Results = append(slices.Clone(sub.Results), sub.Results[1])
+	if _, err := d.Store.Submit(ctx, bad); !errors.Is(err, db.ErrInvalid) {
+		t.Errorf("for a run with a result twice, got %v, want ErrInvalid", err)
 	}
 	if n := count(t, d, "runs"); n != before {
-		t.Errorf("after a refused alert, got %d runs, want %d", n, before)
+		t.Errorf("after a refused run, got %d runs, want %d", n, before)
+	}
+	if as, err := d.Store.ListAlerts(ctx, db.AlertFilter{Project: "p"}); err != nil || len(as) != 1 || as[0].Runs != 1 || as[0].LastRunID != j.Run.ID {
+		t.Errorf("after a refused run, got alerts %+v (%v), want alert %d as run %d left it", as, err, alertID, j.Run.ID)
 	}
 }
 
-// TestLatestRunAndOpenAlerts checks the baseline lookup (the newest done run with results, by
-// start time, below an id) and the open alerts of a series.
+// TestLatestRunAndOpenAlerts checks the latest-run lookup (the newest done run with results,
+// by start time, below an id) and which alerts of a series a submitted run sees as open: an
+// active or acknowledged alert of its branch is updated by a run that still shows the change;
+// a resolved one, or one of another branch, is not (the run opens an alert of its own).
 func TestLatestRunAndOpenAlerts(t *testing.T) {
 	d := dbtest.Schema(t)
 	ctx := context.Background()
@@ -118,29 +166,52 @@ func TestLatestRunAndOpenAlerts(t *testing.T) {
 	check("main", ids[0], 0, db.ErrNotFound)
 	check("dev", 0, 0, db.ErrNotFound)
 
-	v := runner.Verdict{Name: "Create/n=0", Unit: "sec/op", Status: runner.StatusRegressed, Rule: "regression", Value: 2, Baseline: 1, Limit: 5}
-	a1, err := d.Store.InsertAlerts(ctx, ids[0], 0, []db.NewAlert{{Verdict: v}})
-	if err != nil {
+	// Every later run is Create/n=0 twice as slow as run 0, the baseline named "main" and "dev".
+	for _, name := range []string{"main", "dev"} {
+		if _, err := d.Store.SetBaseline(ctx, "p", name, ids[0]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hour := 5
+	slower := func(branch string) db.Judged {
+		t.Helper()
+		hour++
+		sub := submissionOf(newRun("p", 1, 5))
+		sub.Branch, sub.StartedAt = branch, sub.StartedAt.Add(time.Duration(hour)*time.Hour)
+		sub.Thresholds = []runner.Threshold{{Benchmark: ".*", Kind: runner.KindRegression, Warn: 5}}
+		scaleSamples(&sub.Results[0], 2)
+		j, err := d.Store.Submit(ctx, sub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(j.Alerts) != 1 {
+			t.Fatalf("for a slower run of %s, got alert changes %+v, want one", branch, j.Alerts)
+		}
+		return j
+	}
+	a1 := slower("main").Alerts[0]
+	if a1.Action != runner.AlertOpen {
+		t.Errorf("the first slower run: got %+v, want an alert opened", a1)
+	}
+	if err := d.Store.ResolveAlert(ctx, a1.ID); err != nil {
 		t.Fatal(err)
 	}
-	a2, err := d.Store.InsertAlerts(ctx, ids[1], 0, []db.NewAlert{{Verdict: v}})
-	if err != nil {
+	a2 := slower("main").Alerts[0]
+	if a2.Action != runner.AlertOpen || a2.ID == a1.ID {
+		t.Errorf("after alert %d was resolved: got %+v, want a new alert opened", a1.ID, a2)
+	}
+	if err := d.Store.AcknowledgeAlert(ctx, a2.ID); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.Store.ResolveAlert(ctx, a1[0]); err != nil {
-		t.Fatal(err)
+	if got := slower("main").Alerts[0]; got.Action != runner.AlertUpdate || got.ID != a2.ID {
+		t.Errorf("with alert %d acknowledged: got %+v, want it updated", a2.ID, got)
 	}
-	last, err := d.Store.GetRun(ctx, ids[2])
-	if err != nil {
-		t.Fatal(err)
+	if got := slower("dev").Alerts[0]; got.Action != runner.AlertOpen || got.ID == a2.ID {
+		t.Errorf("on another branch: got %+v, want an alert of its own opened, not alert %d updated", got, a2.ID)
 	}
-	open, err := d.Store.OpenAlertsOfSeries(ctx, last)
-	if err != nil || len(open) != 1 || open[0].ID != a2[0] || open[0].RunID != ids[1] || open[0].Baseline != 1 || open[0].Limit != 5 {
-		t.Errorf("got open alerts %+v (%v), want alert %d of run %d", open, err, a2[0], ids[1])
-	}
-	mid, _ := d.Store.GetRun(ctx, ids[1])
-	if open, err := d.Store.OpenAlertsOfSeries(ctx, mid); err != nil || len(open) != 0 {
-		t.Errorf("before run %d, got open alerts %+v (%v), want none (its own alert is not older)", ids[1], open, err)
+	open, err := d.Store.ListAlerts(ctx, db.AlertFilter{Project: "p", Branch: "main", Status: db.AlertAcknowledged})
+	if err != nil || len(open) != 1 || open[0].ID != a2.ID || open[0].Runs != 2 {
+		t.Errorf("got acknowledged alerts of main %+v (%v), want alert %d seen by 2 runs", open, err, a2.ID)
 	}
 }
 

@@ -1,7 +1,6 @@
 package runner
 
 import (
-	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -168,28 +167,8 @@ func median(x []float64) float64 {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
-// HistoryVerdict judges the latest point of a branch's history of medians (oldest first)
-// in a unit of direction better: when the last change point moved the level the worse way
-// by at least o.MinEffect, it returns a StatusWarning verdict with Rule "changepoint" naming
-// where and by how much; otherwise ok is false. name and unit label the verdict.
-func HistoryVerdict(name, unit string, better Direction, medians []float64, o ChangePointOptions) (v Verdict, ok bool) {
-	cps := ChangePoints(medians, o)
-	if len(cps) == 0 || better == DirUnknown {
-		return Verdict{}, false
-	}
-	last := cps[len(cps)-1]
-	if last.Delta*float64(better) >= 0 {
-		return Verdict{}, false
-	}
-	return Verdict{
-		Name: name, Unit: unit, Status: StatusWarning, Rule: "changepoint",
-		Value: last.After, Baseline: last.Before, Delta: last.Delta, P: last.P,
-		Note: fmt.Sprintf("level shifted %+.1f%% at point %d of %d (p=%.3f)", 100*last.Delta, last.Index+1, len(medians), last.P),
-	}, true
-}
-
 // AddVerdict returns v with w (another rule's verdict on the same benchmark and unit, such as
-// HistoryVerdict's) taken into account as Evaluate combines rules: the more severe status
+// ChangePointRule.Verdict's) taken into account as Evaluate combines rules: the more severe status
 // decides Status, Rule, Limit and Note (v wins a tie), and the other, when it fired (warning
 // or worse), is mentioned in the Note as "also RULE: note". Value, Baseline, Delta and P stay
 // v's: they describe the comparison with the baseline.

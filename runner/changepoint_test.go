@@ -88,14 +88,19 @@ func abs(x int) int {
 	return x
 }
 
-func TestHistoryVerdict(t *testing.T) {
-	slower := []float64{10, 10.2, 9.9, 10.1, 10, 9.8, 10.1, 12, 12.1, 11.9, 12.2, 12}
-	v, ok := HistoryVerdict("Create/n=100", "sec/op", LowerBetter, slower, ChangePointOptions{})
-	if !ok || v.Rule != "changepoint" || v.Status != StatusWarning || math.Abs(v.Delta-0.2) > 0.02 {
-		t.Errorf("for a 20%% slowdown in sec/op, got %+v, %v, want a changepoint warning of +20%%", v, ok)
+func TestChangePointRuleVerdict(t *testing.T) {
+	var r ChangePointRule
+	slower := []float64{10, 10.2, 9.9, 10.1, 10, 9.8, 10.1, 10.7, 10.8, 10.6, 10.7, 10.8}
+	v, at, ok := r.Verdict("Create/n=100", "sec/op", LowerBetter, slower)
+	if !ok || at != 7 || v.Rule != "changepoint" || v.Status != StatusWarning || math.Abs(v.Delta-0.07) > 0.015 {
+		t.Errorf("for a 7%% slowdown in sec/op at point 8, got %+v at %d, %v, want a changepoint warning of +7%% at 7", v, at, ok)
 	}
-	if _, ok := HistoryVerdict("Create/n=100", "sessions/s", HigherBetter, slower, ChangePointOptions{}); ok {
-		t.Error("for a 20% rise in a higher-better unit, got a warning, want none")
+	if _, _, ok := r.Verdict("Create/n=100", "sessions/s", HigherBetter, slower); ok {
+		t.Error("for a 7% rise in a higher-better unit, got a warning, want none")
+	}
+	old := append(append([]float64{}, slower...), 10.7, 10.6, 10.8, 10.7, 10.8, 10.6, 10.7)
+	if _, _, ok := r.Verdict("Create/n=100", "sec/op", LowerBetter, old); ok {
+		t.Error("for a shift 12 points back (older than Recent), got a warning, want none: it was news when it was recent")
 	}
 }
 

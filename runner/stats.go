@@ -20,6 +20,9 @@ type Options struct {
 	WideCI float64
 	// Confidence is the level of the median's confidence interval. Default 0.95.
 	Confidence float64
+	// Paired says that old's and new's samples are index-paired (measured in alternating
+	// turns, as an interleaved run is), so a paired test may decide. Default false.
+	Paired bool
 }
 
 // withDefaults returns o with its zero fields set to their defaults.

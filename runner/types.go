@@ -108,4 +108,9 @@ type Verdict struct {
 	P float64 `json:"p"`
 	// Note is a human-readable reason ("worse by 12.3% (p=0.002, n=10+10)").
 	Note string `json:"note"`
+	// Against names the baseline the verdict was judged against ("baseline main (run 12)",
+	// "history of main (5 runs, 30–34)"; "" when there was none).
+	Against string `json:"against,omitempty"`
+	// Better is the direction of Unit the verdict was judged with.
+	Better Direction `json:"-"`
 }

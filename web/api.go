@@ -30,6 +30,7 @@ func (s *Server) apiRoutes(g *echo.Group) {
 	p.GET("/runs", s.listRuns)
 	p.GET("/runs/:id", s.getRun)
 	p.GET("/history", s.getHistory)
+	p.GET("/dashboard", s.getDashboard)
 	p.GET("/baselines", s.listBaselines)
 	// A baseline name may hold "/" ("release/1.2"): sent as is or escaped (%2F).
 	p.GET("/baselines/*", s.getBaseline)
@@ -151,18 +152,13 @@ func (s *Server) postRun(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	rep, created, err := s.ingest.Ingest(c.Request().Context(), project, in)
+	rep, created, err := s.submit(c.Request().Context(), project, in, "")
 	if err != nil {
 		return err
 	}
 	status := http.StatusCreated
 	if !created {
 		status = http.StatusOK
-	} else if s.jobs != nil {
-		if err := s.jobs.EnqueueChangePoints(c.Request().Context(), rep.RunID); err != nil {
-			// The run is stored; only the change-point rule is skipped for it.
-			s.log.WarnContext(c.Request().Context(), "queueing change-point rule", "run_id", rep.RunID, "error", err.Error())
-		}
 	}
 	c.Response().Header().Set("Location", rep.URL)
 	return c.JSON(status, rep)
@@ -369,11 +365,15 @@ func (s *Server) putBaseline(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		rep, _, err := s.ingest.Ingest(req.Context(), project, in)
+		// Stored, judged and named in one transaction.
+		if _, _, err := s.submit(req.Context(), project, in, name); err != nil {
+			return err
+		}
+		b, err := s.store.GetBaseline(req.Context(), project, name)
 		if err != nil {
 			return err
 		}
-		runID = rep.RunID
+		return c.JSON(http.StatusOK, BaselineView(b))
 	} else {
 		var body struct {
 			RunID int64 `json:"run_id"`

@@ -33,8 +33,9 @@ func benchOutput(n, samples int, rng *rand.Rand) string {
 }
 
 // BenchmarkIngest measures POST /api/v1/projects/{project}/runs over real HTTP on loopback
-// into real PostgreSQL: parse, store the run and its results in one transaction, compare with
-// the previous run, evaluate thresholds. It reports p50 and p99 latency.
+// into real PostgreSQL: parse, judge and store the run in one transaction (Store.Submit: compare
+// with the branch's recent history, evaluate thresholds and the change-point rule, decide its
+// alerts). It reports p50 and p99 latency.
 func BenchmarkIngest(b *testing.B) {
 	for _, n := range []int{10, 100} {
 		b.Run(fmt.Sprintf("benchmarks=%d/samples=10", n), func(b *testing.B) {

@@ -75,13 +75,11 @@ func (s *Server) comparePage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	rules := runner.DefaultThresholds()
-	if len(ths) > 0 {
-		rules = rules[:0]
-		for _, t := range ths {
-			rules = append(rules, t.Threshold)
-		}
+	stored := make([]runner.Threshold, len(ths))
+	for i, t := range ths {
+		stored[i] = t.Threshold
 	}
+	rules, _ := runner.RuleSource(stored, s.cfg.Thresholds)
 	compiled, err := runner.NewRules(rules)
 	if err != nil {
 		return fmt.Errorf("compiling thresholds of %s: %w", newRun.Project, err)
@@ -90,7 +88,7 @@ func (s *Server) comparePage(c echo.Context) error {
 	if oldParam != strconv.FormatInt(oldID, 10) {
 		label = oldParam
 	}
-	rep := runner.NewReport(oldSet, newSet, label, fmt.Sprintf("run %d", newID), compiled, s.ingest.Options)
+	rep := runner.NewReport(oldSet, newSet, label, fmt.Sprintf("run %d", newID), compiled, s.cfg.Options)
 	v := &ComparePage{Old: s.runView(oldRun), New: s.runView(newRun), OldLabel: label, Headline: rep.Headline()}
 	for i, cmp := range rep.Comparisons {
 		vd := rep.Verdicts[i]

@@ -9,6 +9,7 @@ import (
 	"math"
 	"mime"
 	"net/http"
+	"net/textproto"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -16,6 +17,7 @@ import (
 	"golang.org/x/perf/benchfmt"
 	"golang.org/x/perf/benchunit"
 
+	"github.com/benchd/benchd/db"
 	"github.com/benchd/benchd/runner"
 )
 
@@ -44,6 +46,14 @@ type RunInput struct {
 	// IdempotencyKey makes a repeated POST return the first answer instead of storing twice
 	// (the Idempotency-Key header; "" when none).
 	IdempotencyKey string `json:"idempotency_key"`
+	// Baseline names the baseline to compare with ("" = the one named like the branch, if
+	// any; docs/methodology.md "Baselines").
+	Baseline string `json:"baseline,omitempty"`
+	// StartPoint is the branch this branch was forked from (a pull request's base), and
+	// StartPointCommit the fork commit when known ("" = the start branch's newest run before
+	// this branch's first).
+	StartPoint       string `json:"start_point,omitempty"`
+	StartPointCommit string `json:"start_point_commit,omitempty"`
 	// Failures are benchmarks the output reports as failed; they are returned, not stored.
 	Failures []runner.Failure `json:"-"`
 }
@@ -64,17 +74,20 @@ type jsonConfig struct {
 }
 
 type jsonRun struct {
-	Branch         string       `json:"branch"`
-	Commit         string       `json:"commit"`
-	Testbed        string       `json:"testbed"`
-	Trigger        string       `json:"trigger"`
-	Suite          string       `json:"suite"`
-	StartedAt      time.Time    `json:"started_at"`
-	FinishedAt     time.Time    `json:"finished_at"`
-	Config         []jsonConfig `json:"config"`
-	Results        []jsonResult `json:"results"`
-	Output         string       `json:"output"`
-	IdempotencyKey string       `json:"idempotency_key"`
+	Branch           string       `json:"branch"`
+	Commit           string       `json:"commit"`
+	Testbed          string       `json:"testbed"`
+	Trigger          string       `json:"trigger"`
+	Suite            string       `json:"suite"`
+	StartedAt        time.Time    `json:"started_at"`
+	FinishedAt       time.Time    `json:"finished_at"`
+	Config           []jsonConfig `json:"config"`
+	Results          []jsonResult `json:"results"`
+	Output           string       `json:"output"`
+	IdempotencyKey   string       `json:"idempotency_key"`
+	Baseline         string       `json:"baseline"`
+	StartPoint       string       `json:"start_point"`
+	StartPointCommit string       `json:"start_point_commit"`
 }
 
 // limits bound what one posted run may hold.
@@ -149,7 +162,8 @@ func decodeJSONRun(body []byte, in *RunInput) error {
 		return &Error{Status: http.StatusBadRequest, Line: lineAt(body, dec.InputOffset()), Message: "malformed JSON: data after the run object"}
 	}
 	*in = RunInput{Branch: jr.Branch, Commit: jr.Commit, Testbed: jr.Testbed, Trigger: jr.Trigger, Suite: jr.Suite,
-		StartedAt: jr.StartedAt, FinishedAt: jr.FinishedAt, Output: jr.Output, IdempotencyKey: jr.IdempotencyKey}
+		StartedAt: jr.StartedAt, FinishedAt: jr.FinishedAt, Output: jr.Output, IdempotencyKey: jr.IdempotencyKey,
+		Baseline: jr.Baseline, StartPoint: jr.StartPoint, StartPointCommit: jr.StartPointCommit}
 	for _, c := range jr.Config {
 		in.Config = append(in.Config, runner.ConfigLine{Key: c.Key, Value: c.Value})
 	}
@@ -238,8 +252,9 @@ func metadata(r *http.Request, in *RunInput) error {
 	for _, f := range []struct {
 		name string
 		dst  *string
-	}{{"branch", &in.Branch}, {"commit", &in.Commit}, {"testbed", &in.Testbed}, {"trigger", &in.Trigger}, {"suite", &in.Suite}} {
-		hname := "X-Benchd-" + strings.ToUpper(f.name[:1]) + f.name[1:]
+	}{{"branch", &in.Branch}, {"commit", &in.Commit}, {"testbed", &in.Testbed}, {"trigger", &in.Trigger}, {"suite", &in.Suite},
+		{"baseline", &in.Baseline}, {"start_point", &in.StartPoint}, {"start_point_commit", &in.StartPointCommit}} {
+		hname := textproto.CanonicalMIMEHeaderKey("X-Benchd-" + strings.ReplaceAll(f.name, "_", "-"))
 		qv, hv := strings.TrimSpace(q.Get(f.name)), strings.TrimSpace(r.Header.Get(hname))
 		if qv != "" && hv != "" && qv != hv {
 			return &Error{Status: http.StatusBadRequest, Field: f.name, Message: fmt.Sprintf("query parameter %s=%q and header %s=%q disagree", f.name, qv, hname, hv)}
@@ -333,7 +348,7 @@ func validateRun(in *RunInput, lim limits) error {
 		return &Error{Status: http.StatusUnprocessableEntity, Message: msg}
 	}
 	if in.Testbed == "" {
-		in.Testbed = testbedFromConfig(in.Config)
+		in.Testbed = db.TestbedOf(in.Config).Name
 		if in.Testbed == "" {
 			return &Error{Status: http.StatusUnprocessableEntity, Field: "testbed", Message: "testbed is required when the output has no goos/goarch config lines"}
 		}
@@ -419,29 +434,6 @@ func findConfigLine(output, key string) int {
 		}
 	}
 	return 0
-}
-
-// testbedFromConfig names a testbed "goos/goarch/cpu" from the output's config lines ("" when
-// goos or goarch is missing).
-func testbedFromConfig(cfg []runner.ConfigLine) string {
-	var goos, goarch, cpu string
-	for _, c := range cfg {
-		switch c.Key {
-		case "goos":
-			goos = c.Value
-		case "goarch":
-			goarch = c.Value
-		case "cpu":
-			cpu = c.Value
-		}
-	}
-	if goos == "" || goarch == "" {
-		return ""
-	}
-	if cpu == "" {
-		return goos + "/" + goarch
-	}
-	return goos + "/" + goarch + "/" + cpu
 }
 
 // findBenchLine returns the 1-based line of the first benchmark line of name in output (0 when

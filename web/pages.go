@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -148,10 +149,7 @@ func (s *Server) buildRunPage(c echo.Context, run db.Run) (*RunPage, error) {
 	if err != nil {
 		return nil, err
 	}
-	verdicts, ref, err := s.ingest.Judge(ctx, run, results)
-	if err != nil {
-		return nil, err
-	}
+	verdicts, ref := storedJudgement(run, results)
 	alerts, err := s.store.ListAlerts(ctx, db.AlertFilter{RunID: run.ID, Limit: 1000})
 	if err != nil {
 		return nil, err
@@ -452,6 +450,6 @@ func sparkline(ys []float64, status string) template.HTML {
 
 // matches reports whether the threshold pattern matches the whole name.
 func matches(pattern, name string) bool {
-	re, err := wholeName(pattern)
+	re, err := regexp.Compile("^(?:" + pattern + ")$")
 	return err == nil && re.MatchString(name)
 }

@@ -24,15 +24,28 @@ const (
 	scaleRuns       = 1000
 	scaleBenchmarks = 200
 	scaleRegressed  = 7 // Op/case=7 is 2× slower in the latest run
+	// From run 49 on, every 50th run starts a lasting regression (1.5× slower) of one more
+	// benchmark, Op/case=100, 101, …: alerts the alert queries have to skip or list.
+	scaleSteps = 100
 )
 
+// scaleStep returns the run from which benchmark i is 1.5× slower (ok false: never).
+func scaleStep(i int) (run int, ok bool) {
+	run = 49 + 50*(i-scaleSteps)
+	return run, i >= scaleSteps && run < scaleRuns-1
+}
+
 // scaleSamples returns the 10 samples of benchmark i in run r: a level per benchmark, noise,
-// a slow drift, and (in the latest run) benchmark scaleRegressed twice as slow.
+// a slow drift, the lasting regressions of scaleStep, and (in the latest run) benchmark
+// scaleRegressed twice as slow.
 func scaleSamples(rng *rand.Rand, r, i int) []float64 {
 	s := make([]float64, 10)
 	level := 1e-6 * float64(100+i) * (1 + 0.0001*float64(r))
 	if r == scaleRuns-1 && i == scaleRegressed {
 		level *= 2
+	}
+	if at, ok := scaleStep(i); ok && r >= at {
+		level *= 1.5
 	}
 	for k := range s {
 		s[k] = level * (1 + 0.02*rng.NormFloat64())
@@ -42,10 +55,10 @@ func scaleSamples(rng *rand.Rand, r, i int) []float64 {
 }
 
 // seedScale fills d with scaleRuns runs of main on testbed "bench", each with scaleBenchmarks
-// results of 10 samples (sec/op), one run every hour: all but the last through
-// Store.InsertRun (one COPY per run), the last through the Ingester, as a POST stores it (so
-// it is judged and its regression alerted). Every 50th run also carries an alert, so the alert
-// queries have history to skip.
+// results of 10 samples (sec/op), one run every hour: most through Store.InsertRun (one COPY
+// per run, not judged); the first run of each lasting regression (every 50th) through
+// Store.Submit, which judges it and opens its alert; the last as a POST stores it (so it is
+// judged and its regression alerted).
 func seedScale(d *dbtest.DB) error {
 	ctx := context.Background()
 	store := d.Store
@@ -59,25 +72,40 @@ func seedScale(d *dbtest.DB) error {
 		return out
 	}
 	for r := range scaleRuns - 1 {
-		nr := db.NewRun{Project: "sessioncore", Branch: "main", Testbed: db.Testbed{Name: "bench"}, Commit: fmt.Sprintf("%040x", r),
-			Trigger: db.TriggerCI, StartedAt: start.Add(time.Duration(r) * time.Hour)}
+		commit, at := fmt.Sprintf("%040x", r), start.Add(time.Duration(r)*time.Hour)
+		if step, ok := scaleStep(scaleSteps + r/50); ok && step == r {
+			j, err := store.Submit(ctx, db.Submission{Project: "sessioncore", Branch: "main", Testbed: db.Testbed{Name: "bench"},
+				Commit: commit, Trigger: db.TriggerCI, StartedAt: at, Results: results(r)})
+			if err != nil {
+				return err
+			}
+			var opened []string // the earlier lasting regressions' alerts are updated
+			for _, a := range j.Alerts {
+				if a.Action == runner.AlertOpen {
+					opened = append(opened, a.Name)
+				}
+			}
+			if want := fmt.Sprintf("Op/case=%d", scaleSteps+r/50); len(opened) != 1 || opened[0] != want {
+				return fmt.Errorf("run %d: got alert changes %+v, want the regression of %s opened", r, j.Alerts, want)
+			}
+			continue
+		}
+		nr := db.NewRun{Project: "sessioncore", Branch: "main", Testbed: db.Testbed{Name: "bench"}, Commit: commit,
+			Trigger: db.TriggerCI, StartedAt: at}
 		for _, res := range results(r) {
 			nr.Results = append(nr.Results, db.NewResult{Result: res, Summary: runner.Summarize(res.Samples, runner.Options{})})
 		}
-		run, err := store.InsertRun(ctx, nr)
-		if err != nil {
+		if _, err := store.InsertRun(ctx, nr); err != nil {
 			return err
 		}
-		if r%50 == 49 {
-			v := runner.Verdict{Name: "Op/case=3", Unit: "sec/op", Status: runner.StatusRegressed, Rule: "regression", Value: 2, Baseline: 1, Limit: 5, Delta: 1, P: 0.01}
-			if _, err := store.InsertAlerts(ctx, run.ID, run.ID-1, []db.NewAlert{{Verdict: v}}); err != nil {
-				return err
-			}
-		}
+	}
+	s, err := New(Config{}, Deps{Store: store})
+	if err != nil {
+		return err
 	}
 	in := &RunInput{Branch: "main", Testbed: "bench", Commit: fmt.Sprintf("%040x", scaleRuns-1), Trigger: "ci",
 		StartedAt: start.Add(time.Duration(scaleRuns-1) * time.Hour), Results: results(scaleRuns - 1)}
-	rep, _, err := NewIngester(store, nil, nil).Ingest(ctx, "sessioncore", in)
+	rep, _, err := s.submit(ctx, "sessioncore", in, "")
 	if err != nil {
 		return err
 	}

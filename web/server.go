@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/benchd/benchd/db"
+	"github.com/benchd/benchd/runner"
 )
 
 // Config is the web tier's configuration. The zero value is usable: every field has a default.
@@ -46,6 +47,11 @@ type Config struct {
 	WebhookProject string
 	// WebhookRepo is the repository a push's run clones ("" = the clone_url of the payload).
 	WebhookRepo string
+	// Thresholds are the project file's rules for posted runs (nil: none); a project's rules
+	// in the database win, and runner.DefaultThresholds apply when neither has any.
+	Thresholds []runner.Threshold
+	// Options are the statistics settings posted runs are judged with (zero: runner's).
+	Options runner.Options
 }
 
 func (c Config) withDefaults() Config {
@@ -90,7 +96,6 @@ type Server struct {
 	cfg     Config
 	store   *db.Store
 	jobs    JobQueue
-	ingest  *Ingester
 	log     *slog.Logger
 	reg     *prometheus.Registry
 	metrics *Metrics
@@ -119,8 +124,6 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		s.reg = prometheus.NewRegistry()
 	}
 	s.metrics = NewMetrics(s.reg, openAlerts{s.store})
-	s.ingest = NewIngester(s.store, s.log, s.metrics)
-	s.ingest.BaseURL = s.cfg.BaseURL
 	var err error
 	if s.assets, err = loadAssets(); err != nil {
 		return nil, err

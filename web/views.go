@@ -54,6 +54,8 @@ type VerdictView struct {
 	Delta    float64 `json:"delta"`
 	P        float64 `json:"p"`
 	Note     string  `json:"note"`
+	// Against names the baseline the verdict was judged against ("" when none).
+	Against string `json:"against,omitempty"`
 }
 
 // AlertView is a stored alert.
@@ -78,6 +80,18 @@ type AlertView struct {
 	CreatedAt     time.Time  `json:"created_at"`
 	AckedAt       *time.Time `json:"acknowledged_at,omitempty"`
 	ResolvedAt    *time.Time `json:"resolved_at,omitempty"`
+	// LastGoodRunID and LastGoodCommit are the series' newest run before the change (0 and
+	// "" when none): the change's commit range is last_good_commit..commit.
+	LastGoodRunID  int64  `json:"last_good_run_id,omitempty"`
+	LastGoodCommit string `json:"last_good_commit,omitempty"`
+	// LastRunID is the newest run that still showed the change, Runs how many did, and
+	// LatestValue/LatestDelta that run's figures.
+	LastRunID     int64     `json:"last_run_id,omitempty"`
+	Runs          int       `json:"runs"`
+	LatestValue   float64   `json:"latest_value"`
+	LatestDelta   float64   `json:"latest_delta"`
+	ResolvedRunID int64     `json:"resolved_run_id,omitempty"`
+	UpdatedAt     time.Time `json:"updated_at"`
 }
 
 // BaselineView is a named baseline.
@@ -139,20 +153,46 @@ type IngestReply struct {
 	// Status is the worst verdict: regressed, warning, improved, ok or unknown.
 	Status string `json:"status"`
 	// Baseline is the run compared against (nil when there was none).
-	Baseline *BaselineRef   `json:"baseline"`
-	Verdicts []VerdictView  `json:"verdicts"`
-	Alerts   []int64        `json:"alerts"`
-	Failures []FailureView  `json:"failures,omitempty"`
-	Counts   map[string]int `json:"counts"`
-	Run      *RunView       `json:"run,omitempty"`
+	Baseline *BaselineRef  `json:"baseline"`
+	Verdicts []VerdictView `json:"verdicts"`
+	// Alerts are the alerts this run opened or still shows; AlertChanges say what the run did
+	// to each alert (open, update, resolve).
+	Alerts       []int64           `json:"alerts"`
+	AlertChanges []AlertChangeView `json:"alert_changes"`
+	Failures     []FailureView     `json:"failures,omitempty"`
+	Counts       map[string]int    `json:"counts"`
+	Run          *RunView          `json:"run,omitempty"`
 }
 
-// BaselineRef says what a run was compared with and why.
+// BaselineLabel names the run's baseline ("no baseline" when there was none).
+func (r *IngestReply) BaselineLabel() string {
+	if r.Baseline == nil {
+		return "no baseline"
+	}
+	return r.Baseline.Label
+}
+
+// AlertChangeView is what a run did to one alert.
+type AlertChangeView struct {
+	ID     int64  `json:"id"`
+	Action string `json:"action"`
+	Name   string `json:"name"`
+	Unit   string `json:"unit"`
+	Rule   string `json:"rule"`
+}
+
+// BaselineRef says what a run was compared with and why (docs/methodology.md, "Baselines").
 type BaselineRef struct {
+	// RunID is the (newest) stored run of the baseline; 0 for an interleaved side.
 	RunID int64 `json:"run_id"`
-	// Source is "baseline:NAME" for a named baseline or "previous:BRANCH" for the latest
-	// earlier run of a branch on the same testbed.
+	// Source is "baseline:NAME" (a named baseline), "start_point:BRANCH" (the branch this
+	// one was forked from, at the fork), "history:BRANCH" (the branch's recent runs, pooled)
+	// or "interleaved:COMMIT" (measured alternately with the run).
 	Source string `json:"source"`
+	// Label names it for people: "baseline main (run 12)", "history of main (5 runs, 30–34)".
+	Label string `json:"label"`
+	// Commit is the baseline's commit ("" when unknown).
+	Commit string `json:"commit,omitempty"`
 }
 
 // FailureView is a benchmark the posted output reports as failed.
@@ -194,14 +234,16 @@ func resultView(r db.Result, samples bool) ResultView {
 
 func verdictView(v runner.Verdict) VerdictView {
 	return VerdictView{Name: v.Name, Unit: v.Unit, Status: string(v.Status), Rule: v.Rule, Value: v.Value,
-		Baseline: v.Baseline, Limit: v.Limit, Delta: v.Delta, P: v.P, Note: v.Note}
+		Baseline: v.Baseline, Limit: v.Limit, Delta: v.Delta, P: v.P, Note: v.Note, Against: v.Against}
 }
 
 func alertView(a db.Alert) AlertView {
 	v := AlertView{ID: a.ID, RunID: a.RunID, Project: a.Project, Branch: a.Branch, Testbed: a.Testbed, Commit: a.Commit,
 		Benchmark: a.Benchmark, Unit: a.Unit, Rule: a.Rule, BaselineRunID: a.BaselineRunID, Value: a.Value,
 		Baseline: a.Baseline, Limit: a.Limit, Delta: a.Delta, P: a.P, Note: a.Note, Status: string(a.Status),
-		CreatedAt: a.CreatedAt}
+		CreatedAt: a.CreatedAt, LastGoodRunID: a.LastGoodRunID, LastGoodCommit: a.LastGoodCommit, LastRunID: a.LastRunID,
+		Runs: a.Runs, LatestValue: a.LatestValue, LatestDelta: a.LatestDelta, ResolvedRunID: a.ResolvedRunID,
+		UpdatedAt: a.UpdatedAt}
 	if !a.AcknowledgedAt.IsZero() {
 		t := a.AcknowledgedAt
 		v.AckedAt = &t

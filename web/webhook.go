@@ -6,24 +6,13 @@ import (
 	"net/http"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/benchd/benchd/db"
 )
 
-// RunJob is a request to benchmark a commit, queued by the webhook or the schedule.
-type RunJob struct {
-	// Project the run is stored under.
-	Project string `json:"project"`
-	// Repo is the repository to clone ("" = the worker's configured repository).
-	Repo string `json:"repo"`
-	// Branch and Commit say what to check out (Commit "" = the branch's head).
-	Branch string `json:"branch"`
-	Commit string `json:"commit"`
-	// Suite is the suite to run ("quick", "full", "pg").
-	Suite string `json:"suite"`
-	// Trigger is "webhook" or "schedule".
-	Trigger string `json:"trigger"`
-	// DeliveryID is the GitHub delivery that asked for the run ("" otherwise).
-	DeliveryID string `json:"delivery_id,omitempty"`
-}
+// RunJob is a request to benchmark a commit (db.RunJob: the worker shares it without
+// depending on this package).
+type RunJob = db.RunJob
 
 // JobQueue enqueues run jobs. The webhook calls EnqueueDelivery, which must record the
 // delivery id and insert the job in one transaction, so a redelivery makes no second job.
@@ -31,9 +20,6 @@ type JobQueue interface {
 	// EnqueueDelivery records deliveryID (event) and enqueues job atomically. It returns the
 	// job's id, and duplicate=true (and no new job) when the delivery id was seen before.
 	EnqueueDelivery(ctx context.Context, deliveryID, event string, job RunJob) (jobID int64, duplicate bool, err error)
-	// EnqueueChangePoints queues the change-point rule for the series of run runID
-	// (Ingester.ChangePointAlerts), too slow to run while a POST waits.
-	EnqueueChangePoints(ctx context.Context, runID int64) error
 }
 
 // githubWebhook handles POST /api/v1/webhooks/github.
@@ -84,6 +70,9 @@ func (s *Server) githubWebhook(c echo.Context) error {
 	}
 	job := RunJob{Project: s.cfg.WebhookProject, Repo: p.Repo.CloneURL, Branch: branch, Commit: p.After,
 		Suite: s.cfg.WebhookSuite, Trigger: "webhook", DeliveryID: delivery}
+	if p.Before != zeroSHA && p.Before != p.After {
+		job.Before = p.Before // measured interleaved with After by the worker
+	}
 	if s.cfg.WebhookRepo != "" {
 		job.Repo = s.cfg.WebhookRepo
 	}

@@ -8,8 +8,9 @@ import (
 
 // TestImportDirection keeps the package graph of DESIGN.md (docs/architecture.md): the session
 // core is measured as a black box and imports nothing of benchd; runner is pure (no database,
-// no HTTP); db sees only runner's value types; web sees db and runner. Test-only imports are
-// not checked: tests may borrow helpers such as db/embedpg.
+// no HTTP) and owns the judgement; db applies it (Store.Submit) and knows nothing of HTTP; the
+// worker (web/jobs) judges through db, not through the HTTP package; web sees db and runner.
+// Test-only imports are not checked: tests may borrow helpers such as db/embedpg.
 func TestImportDirection(t *testing.T) {
 	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, "github.com/benchd/benchd/...").CombinedOutput()
 	if err != nil {
@@ -30,6 +31,7 @@ func TestImportDirection(t *testing.T) {
 		{"db", mod + "web", "db is below web"},
 		{"db", mod + "sessioncore", "the session core is measured as a black box"},
 		{"db", "github.com/labstack/echo", "db knows nothing of HTTP"},
+		{"web/jobs", mod + "web", "the worker does not depend on the HTTP package: its jobs are db.RunJob and it judges through db.Store.Submit"},
 		{"web", mod + "sessioncore", "the session core is measured as a black box"},
 		{"web", mod + "cmd", "nothing imports the command"},
 	}

@@ -190,19 +190,16 @@ func cmdRun(ctx context.Context, args []string, env *environ) error {
 		}
 		return f.saveAndExit(ctx, store, res.New, nil, env)
 	}
-	rep, err := buildReport(proj, old, res.New, oldLabel, res.NewLabel)
-	if err != nil {
+	var rep *runner.Report
+	if ds, ok := store.(*dbStore); ok {
+		// Judged as the server judges (db.Store.Submit); stored only with --save-baseline.
+		if rep, err = ds.judge(ctx, res, f.baseline, f.saveBaseline); err != nil {
+			return &exitError{code: 2, err: err}
+		}
+	} else if rep, err = buildReport(proj, old, res.New, oldLabel, res.NewLabel); err != nil {
 		return err
 	}
 	rep.Warnings = append(rep.Warnings, res.ParseErrors...)
-	if ds, ok := store.(*dbStore); ok {
-		if f.baseline != "" {
-			rep.Warnings = append(rep.Warnings, ds.warnings(res.New)...)
-		}
-		if _, err := ds.judgeHistory(ctx, rep, res.New); err != nil {
-			return &exitError{code: 2, err: err}
-		}
-	}
 	if err := writeReport(env, f.format, rep); err != nil {
 		return err
 	}
@@ -303,7 +300,8 @@ func (f *runFlags) store(ctx context.Context, proj *runner.Project, env *environ
 			return nil, nil, &exitError{code: 2, err: fmt.Errorf("opening the baseline database: %w", err)}
 		}
 		return &dbStore{store: s, project: f.server.project, branch: branch, commit: commit, testbed: f.testbed,
-			trigger: trigger, suite: suite, opts: proj.Options}, closeDB, nil
+			trigger: trigger, suite: suite, proj: proj, against: f.against,
+			againstCommit: gitIn(ctx, f.dir, "rev-parse", "--verify", "--quiet", f.against+"^{commit}")}, closeDB, nil
 	}
 	if f.branch != "" || f.testbed != "" {
 		return nil, nil, usageErrorf("--branch and --testbed describe a run stored in the database: they need --database-url")

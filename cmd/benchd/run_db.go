@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -13,14 +14,12 @@ import (
 
 // dbStore is a runner.BaselineStore in benchd's database (`benchd run --database-url`). A
 // baseline there is what the server's baselines are: a project's name pointing at one stored
-// run (db.SetBaseline). Save therefore stores the run first — project, branch, commit and
-// testbed of the checkout, trigger cli (ci under $CI), the suite — with every raw sample, then
-// points the name at it; Get reads that run's results back. Runs saved this way are ordinary
-// runs: the server's pages show them and they join their branch's history on their testbed.
-//
-// Note: the run is stored and the name moved in two steps, not one transaction (db.Store has
-// no method doing both). A failure in between leaves a stored run that no baseline names yet —
-// a true measurement, harmless in the history — and the old baseline unchanged.
+// run. Runs are judged and stored by db.Store.Submit, the one owner of judgement the server
+// and the worker use too: judge compares the run as the server would (the named baseline, else
+// the branch's start point or recent history, the project's rules, the change-point rule) and
+// stores it only with --save-baseline, in one transaction with the name; without it the
+// judgement is a dry run that stores nothing. Runs saved this way are ordinary runs: the
+// server's pages show them and they join their branch's history on their testbed.
 type dbStore struct {
 	store *db.Store
 	// project is the project the baselines and runs belong to (--project); required.
@@ -32,10 +31,10 @@ type dbStore struct {
 	trigger db.Trigger
 	// suite is the suite name ("(flags)" without one).
 	suite string
-	// opts are the statistics settings the stored summaries (median, CI) are computed with.
-	opts runner.Options
-	// got is the run the last Get returned (its testbed is compared with this run's).
-	got *db.Run
+	// proj is the project file: its units, statistics settings and rules.
+	proj *runner.Project
+	// against and againstCommit are --against and its commit ("" without it).
+	against, againstCommit string
 	// saved is the run the last Save stored.
 	saved *db.Run
 }
@@ -69,74 +68,78 @@ func (s *dbStore) Get(ctx context.Context, name string) (*runner.Set, error) {
 			set.Units[r.Unit] = r.Better
 		}
 	}
-	s.got = &run
 	return set, nil
 }
 
-// Save stores set as a run of the checkout and points the project's baseline name at it.
+// Save stores set as a run of the checkout, judged, and points the project's baseline name at
+// it in the same transaction (nothing when judge stored the run already).
 func (s *dbStore) Save(ctx context.Context, name string, set *runner.Set) error {
 	if err := runner.CheckBaselineName(name); err != nil {
 		return err
 	}
+	if s.saved != nil {
+		return nil
+	}
 	if len(set.Results) == 0 {
 		return fmt.Errorf("saving baseline %s: the run has no results", name)
 	}
+	_, err := s.submit(ctx, set, nil, "", name)
+	return err
+}
+
+// submit judges set (interleaved with against, when non-nil) against the baseline named
+// baseline ("" = Submit's choice) with db.Store.Submit, storing it as baseline save when save
+// is set and storing nothing otherwise.
+func (s *dbStore) submit(ctx context.Context, set, against *runner.Set, baseline, save string) (db.Judged, error) {
 	branch := s.branch
 	if branch == "" {
-		branch = name // as the server does for a baseline PUT without a branch
+		branch = cmp.Or(save, baseline, "main") // as the server does for a baseline PUT without a branch
 	}
-	tb := testbedOf(set.Config)
+	tb := db.TestbedOf(set.Config)
 	if s.testbed != "" {
 		tb.Name = s.testbed
 	}
 	if tb.Name == "" {
-		return fmt.Errorf("saving baseline %s: the output has no goos/goarch lines to name a testbed; give --testbed", name)
+		return db.Judged{}, fmt.Errorf("judging the run: the output has no goos/goarch lines to name a testbed; give --testbed")
 	}
-	nr := db.NewRun{Project: s.project, Branch: branch, Testbed: tb, Commit: s.commit, Trigger: s.trigger,
-		Suite: s.suite, Config: set.Config, Results: make([]db.NewResult, len(set.Results))}
-	for i, r := range set.Results {
-		nr.Results[i] = db.NewResult{Result: r, Summary: runner.Summarize(r.Samples, s.opts)}
+	sub := db.Submission{Project: s.project, Branch: branch, Testbed: tb, Commit: s.commit, Trigger: s.trigger,
+		Suite: s.suite, Config: set.Config, Results: set.Results, Baseline: baseline, Thresholds: s.proj.Thresholds,
+		Options: s.proj.Options, SaveBaseline: save, DryRun: save == ""}
+	if against != nil {
+		sub.Interleaved = &db.Interleaved{Ref: s.against, Commit: s.againstCommit, Results: against.Results}
 	}
-	run, err := s.store.InsertRun(ctx, nr)
+	j, err := s.store.Submit(ctx, sub)
 	if err != nil {
-		return fmt.Errorf("saving baseline %s: %w", name, err)
+		if save != "" {
+			return j, fmt.Errorf("saving baseline %s: %w", save, err)
+		}
+		return j, fmt.Errorf("judging the run: %w", err)
 	}
-	if _, err := s.store.SetBaseline(ctx, s.project, name, run.ID); err != nil {
-		return fmt.Errorf("saving baseline %s (run %d is stored): %w", name, run.ID, err)
+	if save != "" {
+		s.saved = &j.Run
 	}
-	s.saved = &run
-	return nil
+	return j, nil
 }
 
-// warnings are caveats about the baseline the last Get returned, for the report: one
-// measured on another testbed compares machines as much as code.
-func (s *dbStore) warnings(set *runner.Set) []string {
-	if s.got == nil {
-		return nil
+// judge judges res as the server would and returns the report of it (see dbStore).
+func (s *dbStore) judge(ctx context.Context, res *runner.RunResult, baseline, save string) (*runner.Report, error) {
+	res.New.SetUnits(s.proj.Units)
+	if res.Old != nil {
+		res.Old.SetUnits(s.proj.Units)
 	}
-	tb := s.testbed
-	if tb == "" {
-		tb = testbedOf(set.Config).Name
+	if len(res.New.Failures) > 0 {
+		save = "" // saveAndExit refuses to store a run with failures
 	}
-	if tb == "" || s.got.Testbed == tb {
-		return nil
+	j, err := s.submit(ctx, res.New, res.Old, baseline, save)
+	if err != nil {
+		return nil, err
 	}
-	return []string{fmt.Sprintf("the baseline (run %d) was measured on testbed %q, this run on %q: differences may be the machines'", s.got.ID, s.got.Testbed, tb)}
-}
-
-// testbedOf is the testbed a run's config lines describe, named "goos/goarch/cpu" as the server
-// names the testbed of a posted run without one (web's default), so that `benchd run` and
-// `benchd post` from one machine land on the same testbed. Name is "" without goos or goarch.
-func testbedOf(cfg []runner.ConfigLine) db.Testbed {
-	tb := db.Testbed{GOOS: configValue(cfg, "goos"), GOARCH: configValue(cfg, "goarch"), CPU: configValue(cfg, "cpu")}
-	if tb.GOOS == "" || tb.GOARCH == "" {
-		return tb
+	rep := &runner.Report{NewLabel: res.NewLabel, Config: res.New.Config, Comparisons: j.Comparisons,
+		Verdicts: j.Verdicts, Failures: res.New.Failures}
+	if j.Baseline != nil {
+		rep.OldLabel = j.Baseline.Label
 	}
-	tb.Name = tb.GOOS + "/" + tb.GOARCH
-	if tb.CPU != "" {
-		tb.Name += "/" + tb.CPU
-	}
-	return tb
+	return rep, nil
 }
 
 // configValue returns the first value of key in cfg ("" when absent).
@@ -179,62 +182,4 @@ func checkoutInfo(ctx context.Context, env *environ, dir, ref string) (branch, c
 		commit += "-dirty"
 	}
 	return branch, commit
-}
-
-// History settings of the change-point rule in `benchd run`, as the server applies it
-// (web/changepoint.go): the newest historyWindow stored runs of the branch on the testbed plus
-// this run, and a level shift counts only when it starts within the newest historyRecent
-// points (older shifts are history, not news about this run).
-const (
-	historyWindow = 30
-	historyRecent = 8
-)
-
-// judgeHistory adds the change-point rule to rep's verdicts: for each benchmark and unit of
-// the run, the medians of the branch's stored runs on this testbed (done runs, newest
-// historyWindow, oldest first) followed by this run's median are searched for level shifts
-// (runner.HistoryVerdict, E-Divisive at least 5%); a recent shift for the worse makes the
-// verdict a "changepoint" warning unless a more severe rule fired. It returns how many series
-// had enough history (6 points with this run) to be judged. Without a branch there is no
-// series: it does nothing.
-func (s *dbStore) judgeHistory(ctx context.Context, rep *runner.Report, set *runner.Set) (int, error) {
-	tb := s.testbed
-	if tb == "" {
-		tb = testbedOf(set.Config).Name
-	}
-	if s.branch == "" || tb == "" {
-		return 0, nil
-	}
-	judged := 0
-	for i, c := range rep.Comparisons {
-		if c.New.N == 0 || c.Better == runner.DirUnknown {
-			continue
-		}
-		pts, err := s.store.BenchmarkHistory(ctx, db.HistoryQuery{Project: s.project, Branch: s.branch, Testbed: tb,
-			Name: c.Name, Unit: c.Unit, Limit: historyWindow})
-		if err != nil {
-			return judged, fmt.Errorf("reading the history of %s (%s): %w", c.Name, c.Unit, err)
-		}
-		meds := make([]float64, 0, len(pts)+1)
-		for _, p := range pts {
-			meds = append(meds, p.Median)
-		}
-		meds = append(meds, c.New.Median)
-		if len(meds) < 6 {
-			continue
-		}
-		judged++
-		o := runner.ChangePointOptions{MinEffect: 0.05}
-		cps := runner.ChangePoints(meds, o)
-		if len(cps) == 0 || cps[len(cps)-1].Index < len(meds)-historyRecent {
-			continue // no shift, or an old one: this run is not news
-		}
-		v, ok := runner.HistoryVerdict(c.Name, c.Unit, c.Better, meds, o) // the same search, deterministic
-		if !ok {
-			continue // the shift was for the better
-		}
-		v.Note = fmt.Sprintf("%s on %s, %d runs of history", v.Note, s.branch, len(meds)-1)
-		rep.Verdicts[i] = runner.AddVerdict(rep.Verdicts[i], v)
-	}
-	return judged, nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -79,8 +80,8 @@ func TestRunDatabaseBaselines(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("comparing: %v\n%s", err, out)
 	}
-	if rep.Old != "main" || len(rep.Results) != 6 {
-		t.Fatalf("comparing: got old %q and %d results, want main and 6", rep.Old, len(rep.Results))
+	if want := fmt.Sprintf("baseline main (run %d)", run.ID); rep.Old != want || len(rep.Results) != 6 {
+		t.Fatalf("comparing: got old %q and %d results, want %q (the judgement's baseline label) and 6", rep.Old, len(rep.Results), want)
 	}
 	for _, r := range rep.Results {
 		if r.Old == nil || r.New == nil || r.Old.N != 6 || r.New.N != 6 {

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -178,6 +177,7 @@ func cmdPost(ctx context.Context, args []string, env *environ) error {
 		sf                                      serverFlags
 		branch, commit, testbed, suite, trigger string
 		key, format, failPolicy                 string
+		baseline, startPoint, startCommit       string
 	)
 	fs := flag.NewFlagSet("benchd post", flag.ContinueOnError)
 	fs.SetOutput(env.stderr)
@@ -187,6 +187,9 @@ func cmdPost(ctx context.Context, args []string, env *environ) error {
 	fs.StringVar(&testbed, "testbed", "", "testbed name (default $BENCHD_TESTBED; empty: the server derives it from the config lines)")
 	fs.StringVar(&suite, "suite", "", "suite the results come from (quick, full, pg)")
 	fs.StringVar(&trigger, "trigger", "", "what ran the benchmarks: ci or cli (default ci when $CI is set, else cli)")
+	fs.StringVar(&baseline, "baseline", "", "compare with this named baseline (default: the server's choice, docs/methodology.md \"Baselines\")")
+	fs.StringVar(&startPoint, "start-point", "", "branch this branch was forked from (default $GITHUB_BASE_REF, a pull request's base)")
+	fs.StringVar(&startCommit, "start-point-commit", "", "the fork commit (default with --start-point: git merge-base of HEAD and origin/START or START)")
 	fs.StringVar(&key, "idempotency-key", "", "key making a retried post create one run (default: none)")
 	fs.StringVar(&format, "format", "text", "output format: text or json (the server's reply)")
 	fs.StringVar(&failPolicy, "fail-on", "regression", "exit 1 on: regression, warning (or regression) or never")
@@ -253,8 +256,18 @@ func cmdPost(ctx context.Context, args []string, env *environ) error {
 			trigger = "ci"
 		}
 	}
+	if startPoint == "" {
+		startPoint = env.getenv("GITHUB_BASE_REF")
+	}
+	if startPoint == branch {
+		startPoint = ""
+	}
+	if startPoint != "" && startCommit == "" {
+		startCommit = firstNonEmpty(gitValue(ctx, "merge-base", "HEAD", "origin/"+startPoint), gitValue(ctx, "merge-base", "HEAD", startPoint))
+	}
 	q := url.Values{}
-	for k, v := range map[string]string{"branch": branch, "commit": commit, "testbed": testbed, "trigger": trigger, "suite": suite} {
+	for k, v := range map[string]string{"branch": branch, "commit": commit, "testbed": testbed, "trigger": trigger, "suite": suite,
+		"baseline": baseline, "start_point": startPoint, "start_point_commit": startCommit} {
 		if v != "" {
 			q.Set(k, v)
 		}
@@ -312,10 +325,4 @@ func firstNonEmpty(s ...string) string {
 
 // gitValue runs git in the current directory and returns its trimmed output, or "" when
 // git fails (not a repository): the server then records the run without it.
-func gitValue(ctx context.Context, args ...string) string {
-	out, err := exec.CommandContext(ctx, "git", args...).Output()
-	if err != nil {
-		return ""
-	}
-	return strings.TrimSpace(string(out))
-}
+func gitValue(ctx context.Context, args ...string) string { return gitIn(ctx, "", args...) }

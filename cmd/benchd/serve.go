@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	iofs "io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -24,6 +25,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/benchd/benchd/db"
+	"github.com/benchd/benchd/runner"
 	"github.com/benchd/benchd/web"
 	"github.com/benchd/benchd/web/jobs"
 )
@@ -351,7 +353,7 @@ func serveOrWork(ctx context.Context, args []string, env *environ, server bool) 
 		worker = &jobs.Worker{Repos: &jobs.RepoCache{Dir: cfg.cacheDir}, DefaultRepo: cfg.repo, Testbed: cfg.testbed, Log: log}
 	}
 	jc := jobs.Config{Concurrency: cfg.concurrency, JobTimeout: cfg.jobTimeout, Schedule: cfg.schedule,
-		ScheduledJob: web.RunJob{Project: cfg.project, Repo: cfg.repo, Branch: cfg.branch, Suite: cfg.suite}}
+		ScheduledJob: db.RunJob{Project: cfg.project, Repo: cfg.repo, Branch: cfg.branch, Suite: cfg.suite}}
 	client, err := jobs.NewClient(pool, jc, worker, log)
 	if err != nil {
 		return err
@@ -363,8 +365,16 @@ func serveOrWork(ctx context.Context, args []string, env *environ, server bool) 
 		for i := range branches {
 			branches[i] = strings.TrimSpace(branches[i])
 		}
-		srv, err = web.New(web.Config{BaseURL: cfg.baseURL, MaxBodyBytes: cfg.maxBody, RequestTimeout: cfg.requestTimeout, WebhookSecret: cfg.webhookSecret,
-			WebhookBranches: branches, WebhookSuite: cfg.suite, WebhookProject: cfg.project, WebhookRepo: webhookRepo(cfg)},
+		wc := web.Config{BaseURL: cfg.baseURL, MaxBodyBytes: cfg.maxBody, RequestTimeout: cfg.requestTimeout, WebhookSecret: cfg.webhookSecret,
+			WebhookBranches: branches, WebhookSuite: cfg.suite, WebhookProject: cfg.project, WebhookRepo: webhookRepo(cfg)}
+		// Posted runs are judged by the rules of the project file in the working directory,
+		// when there is one (the database's rules of a project win: runner.RuleSource).
+		if proj, err := runner.LoadProject("benchd.yaml"); err == nil {
+			wc.Thresholds, wc.Options = proj.Thresholds, proj.Options
+		} else if !errors.Is(err, iofs.ErrNotExist) {
+			return &exitError{code: 2, err: err}
+		}
+		srv, err = web.New(wc,
 			web.Deps{Store: store, Jobs: jobs.NewQueue(store, client), Logger: log, Registry: reg})
 		if err != nil {
 			return err
@@ -372,9 +382,11 @@ func serveOrWork(ctx context.Context, args []string, env *environ, server bool) 
 		metrics = srv.Metrics()
 	}
 	if worker != nil {
-		worker.Metrics = metrics
-		worker.Ingester = web.NewIngester(store, log, metrics)
-		worker.Ingester.BaseURL = cfg.baseURL
+		worker.Store = store
+		if metrics != nil {
+			worker.JobSeconds = metrics.JobSeconds
+			worker.JobFailures = metrics.JobFailures
+		}
 		if err := client.Start(ctx); err != nil {
 			return fmt.Errorf("starting the worker: %w", err)
 		}

@@ -1,7 +1,8 @@
 -- name: ResultInsertMany :copyfrom
 INSERT INTO results (run_id, name, procs, unit, better, samples, n, median, ci_lo, ci_hi,
-                     verdict_status, verdict_rule, baseline_value, limit_value, delta, p, verdict_note)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17);
+                     verdict_status, verdict_rule, baseline_value, limit_value, delta, p, verdict_note,
+                     baseline_samples)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18);
 
 -- name: ResultListByRun :many
 SELECT * FROM results WHERE run_id = $1 ORDER BY name, unit;

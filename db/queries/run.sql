@@ -1,7 +1,8 @@
 -- name: RunInsert :one
 INSERT INTO runs (project_id, branch_id, testbed_id, commit_sha, trigger, suite, status,
-                  started_at, finished_at, config, idempotency_key, baseline_run_id, baseline_source)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                  started_at, finished_at, config, idempotency_key, baseline_run_id, baseline_source,
+                  baseline_commit, baseline_label)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
 ON CONFLICT (project_id, idempotency_key) DO NOTHING
 RETURNING id, created_at;
 
@@ -9,7 +10,7 @@ RETURNING id, created_at;
 SELECT r.id, r.project_id, p.name AS project, r.branch_id, b.name AS branch, r.testbed_id,
        t.name AS testbed, r.commit_sha, r.trigger, r.suite, r.status, r.started_at,
        r.finished_at, r.config, r.idempotency_key, r.created_at, r.baseline_run_id, r.baseline_source,
-       (SELECT count(*) FROM results WHERE results.run_id = r.id) AS result_count
+       r.baseline_commit, r.baseline_label, (SELECT count(*) FROM results WHERE results.run_id = r.id) AS result_count
 FROM runs r
 JOIN projects p ON p.id = r.project_id
 JOIN branches b ON b.id = r.branch_id
@@ -24,7 +25,7 @@ WHERE p.name = $1 AND r.idempotency_key = $2;
 SELECT r.id, r.project_id, p.name AS project, r.branch_id, b.name AS branch, r.testbed_id,
        t.name AS testbed, r.commit_sha, r.trigger, r.suite, r.status, r.started_at,
        r.finished_at, r.config, r.idempotency_key, r.created_at, r.baseline_run_id, r.baseline_source,
-       (SELECT count(*) FROM results WHERE results.run_id = r.id) AS result_count
+       r.baseline_commit, r.baseline_label, (SELECT count(*) FROM results WHERE results.run_id = r.id) AS result_count
 FROM runs r
 JOIN projects p ON p.id = r.project_id
 JOIN branches b ON b.id = r.branch_id

@@ -43,7 +43,7 @@ func TestFailedJobsAreVisible(t *testing.T) {
 	var logs syncBuffer
 	log := slog.New(slog.NewJSONHandler(&logs, nil))
 	metrics := web.NewMetrics(prometheus.NewRegistry(), nil)
-	w := &Worker{Ingester: web.NewIngester(h.d.Store, nil, nil), Repos: &RepoCache{Dir: t.TempDir()}, Testbed: "test", Metrics: metrics, Log: log}
+	w := &Worker{Store: h.d.Store, Repos: &RepoCache{Dir: t.TempDir()}, Testbed: "test", JobFailures: metrics.JobFailures, Log: log}
 	c, err := NewClient(h.pool, Config{JobTimeout: time.Minute, FetchPollInterval: 200 * time.Millisecond}, w, log)
 	if err != nil {
 		t.Fatal(err)

@@ -122,7 +122,7 @@ func newHarness(t *testing.T, work bool) *harness {
 	t.Cleanup(pool.Close)
 	var w *Worker
 	if work {
-		w = &Worker{Ingester: web.NewIngester(d.Store, nil, nil), Repos: &RepoCache{Dir: t.TempDir()}, Testbed: "test"}
+		w = &Worker{Store: d.Store, Repos: &RepoCache{Dir: t.TempDir()}, Testbed: "test"}
 	}
 	client, err := NewClient(pool, Config{JobTimeout: 5 * time.Minute, FetchPollInterval: 200 * time.Millisecond}, w, nil)
 	if err != nil {
@@ -331,7 +331,7 @@ func TestTwoWorkersTwentyJobs(t *testing.T) {
 // machine) whose suites run with run, polling every 200 ms; it is stopped when the test ends.
 func (h *harness) startWorker(t *testing.T, ctx context.Context, cfg Config, run func(context.Context, runner.RunConfig) (*runner.RunResult, error)) *river.Client[pgx.Tx] {
 	t.Helper()
-	w := &Worker{Ingester: web.NewIngester(h.d.Store, nil, nil), Repos: &RepoCache{Dir: t.TempDir()}, Testbed: "test", Run: run}
+	w := &Worker{Store: h.d.Store, Repos: &RepoCache{Dir: t.TempDir()}, Testbed: "test", Run: run}
 	cfg.FetchPollInterval = 200 * time.Millisecond
 	c, err := NewClient(h.pool, cfg, w, nil)
 	if err != nil {

@@ -3,6 +3,7 @@ package jobs
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -36,7 +37,7 @@ func TestHelperWorkerProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &Worker{Ingester: web.NewIngester(store, nil, nil), Repos: &RepoCache{Dir: os.Getenv("BENCHD_HELPER_CACHE")}, Testbed: "test",
+	w := &Worker{Store: store, Repos: &RepoCache{Dir: os.Getenv("BENCHD_HELPER_CACHE")}, Testbed: "test",
 		Run: func(ctx context.Context, cfg runner.RunConfig) (*runner.RunResult, error) {
 			// What runner.Run would leave: a test binary in its temporary directory.
 			if err := os.WriteFile(filepath.Join(cfg.TempDir, "bench0.test"), make([]byte, 7<<20), 0o755); err != nil {
@@ -117,7 +118,7 @@ func TestKilledWorkerJobRunsElsewhere(t *testing.T) {
 		t.Fatalf("after the kill, got leftovers %v and binaries %v, want the job's worktree and its test binary", left, bins)
 	}
 	// The worker restarts on the same cache (as `benchd worker` after a crash).
-	w := &Worker{Ingester: web.NewIngester(h.d.Store, nil, nil), Repos: &RepoCache{Dir: cache}, Testbed: "test", Run: fake}
+	w := &Worker{Store: h.d.Store, Repos: &RepoCache{Dir: cache}, Testbed: "test", Run: fake}
 	c, err := NewClient(h.pool, Config{JobTimeout: 2 * time.Second, RescueAfter: 3 * time.Second, FetchPollInterval: 200 * time.Millisecond}, w, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -202,8 +203,11 @@ func TestShutdownReleasesRunningJob(t *testing.T) {
 	}
 }
 
-// TestChangePointJobs: every run posted through the API queues the change-point rule; a
-// worker works those jobs and raises an alert for a lasting shift.
+// TestChangePointJobs: the change-point rule is part of every run's judgement — a run posted
+// through the API queues no change-point job, and a lasting shift raises one alert (one per
+// change: the regression and the change point are one family) when the first slow run is
+// posted, which the later slow runs update. A change-point job left in the queue by an older
+// benchd is completed by a worker without changing anything.
 func TestChangePointJobs(t *testing.T) {
 	h := newHarness(t, true)
 	ctx := context.Background()
@@ -214,6 +218,7 @@ func TestChangePointJobs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var runIDs []int64
 	for i := range 14 {
 		v := "20"
 		if i >= 8 {
@@ -227,15 +232,36 @@ func TestChangePointJobs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		var rep web.IngestReply
+		err = json.NewDecoder(res.Body).Decode(&rep)
 		res.Body.Close()
-		if res.StatusCode != 201 {
-			t.Fatalf("post %d: %d", i, res.StatusCode)
+		if res.StatusCode != 201 || err != nil {
+			t.Fatalf("post %d: %d (%v)", i, res.StatusCode, err)
 		}
+		runIDs = append(runIDs, rep.RunID)
 	}
 	var queued int
 	h.pool.QueryRow(ctx, "SELECT count(*) FROM river_job WHERE kind = 'benchd_changepoints'").Scan(&queued)
-	if queued != 14 {
-		t.Fatalf("got %d change-point jobs, want one per posted run (14)", queued)
+	if queued != 0 {
+		t.Errorf("got %d change-point jobs, want none (the rule runs in each run's judgement)", queued)
+	}
+	check := func(when string) {
+		t.Helper()
+		as, err := h.d.Store.ListAlerts(ctx, db.AlertFilter{Project: "bench", Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(as) != 1 || as[0].Benchmark != "Lookup" || as[0].Unit != "sec/op" || (as[0].Rule != "changepoint" && as[0].Rule != "regression") ||
+			as[0].Status != db.AlertActive || as[0].RunID != runIDs[8] || as[0].LastGoodRunID != runIDs[7] || as[0].LastRunID != runIDs[13] {
+			t.Errorf("%s, got alerts %+v, want one active alert of the 60%% shift of Lookup: first bad run %d, last good %d, last seen in run %d",
+				when, as, runIDs[8], runIDs[7], runIDs[13])
+		}
+	}
+	check("after the posts")
+
+	// An old change-point job is worked, and changes nothing.
+	if _, err := h.client.Insert(ctx, changePointArgs{RunID: runIDs[13]}, nil); err != nil {
+		t.Fatal(err)
 	}
 	if err := h.client.Start(ctx); err != nil {
 		t.Fatal(err)
@@ -246,18 +272,13 @@ func TestChangePointJobs(t *testing.T) {
 		h.client.Stop(sctx)
 	}()
 	deadline := time.Now().Add(60 * time.Second)
-	var found bool
-	for time.Now().Before(deadline) && !found {
+	var state string
+	for time.Now().Before(deadline) && state != "completed" {
 		time.Sleep(200 * time.Millisecond)
-		as, err := h.d.Store.ListAlerts(ctx, db.AlertFilter{Project: "bench", Limit: 100})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, a := range as {
-			found = found || a.Rule == "changepoint"
-		}
+		h.pool.QueryRow(ctx, "SELECT state FROM river_job WHERE kind = 'benchd_changepoints'").Scan(&state)
 	}
-	if !found {
-		t.Errorf("after the change-point jobs, got no changepoint alert for a lasting 60%% shift")
+	if state != "completed" {
+		t.Errorf("got the old change-point job %q, want completed", state)
 	}
+	check("after the old change-point job")
 }

@@ -19,12 +19,11 @@ import (
 
 	"github.com/benchd/benchd/db"
 	"github.com/benchd/benchd/runner"
-	"github.com/benchd/benchd/web"
 )
 
-// RunArgs are the arguments of a run job: a web.RunJob under River's kind "benchd_run".
+// RunArgs are the arguments of a run job: a db.RunJob under River's kind "benchd_run".
 type RunArgs struct {
-	web.RunJob
+	db.RunJob
 }
 
 // Kind is River's name for run jobs.
@@ -35,22 +34,22 @@ func (RunArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{Queue: QueueRuns, MaxAttempts: 3}
 }
 
-// ChangePointArgs are the arguments of a change-point job: the run whose series to search.
-type ChangePointArgs struct {
+// changePointKind is the kind of the change-point jobs of benchd before version 4 of its
+// schema: the rule is now part of every run's judgement, and such jobs left in the queue are
+// completed without work.
+const changePointKind = "benchd_changepoints"
+
+type changePointArgs struct {
 	RunID int64 `json:"run_id"`
 }
 
-// Kind is River's name for change-point jobs.
-func (ChangePointArgs) Kind() string { return "benchd_changepoints" }
+func (changePointArgs) Kind() string { return changePointKind }
 
-// InsertOpts puts change-point jobs on their own queue, so they never wait behind a long
-// benchmark run (and never run on a benchmark machine while it measures).
-func (ChangePointArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: QueueAnalysis, MaxAttempts: 5}
-}
+// InsertOpts keeps the old kind on its old queue.
+func (changePointArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: queueAnalysis} }
 
-// QueueAnalysis is the River queue of change-point jobs.
-const QueueAnalysis = "benchd_analysis"
+// queueAnalysis is the queue of the old change-point jobs.
+const queueAnalysis = "benchd_analysis"
 
 // QueueRuns is the River queue of run jobs.
 const QueueRuns = "benchd_runs"
@@ -69,7 +68,7 @@ type Config struct {
 	// or a 5-field cron expression ("0 3 * * *", UTC).
 	Schedule string
 	// ScheduledJob is the job the schedule queues (Trigger is set to "schedule").
-	ScheduledJob web.RunJob
+	ScheduledJob db.RunJob
 	// FetchPollInterval is how often an idle worker looks for jobs when no notification
 	// arrives. Default 1s.
 	FetchPollInterval time.Duration
@@ -103,7 +102,7 @@ var ErrPermanent = errors.New("retrying cannot help")
 // the error text in the job's errors either way.
 type failures struct {
 	river.MiddlewareDefaults
-	w   *Worker // its Metrics are read at work time (cmd/benchd sets them after NewClient)
+	w   *Worker // its JobFailures are read at work time (cmd/benchd sets them after NewClient)
 	log *slog.Logger
 }
 
@@ -127,8 +126,8 @@ func (f *failures) Work(ctx context.Context, job *rivertype.JobRow, doInner func
 	}
 	f.log.Log(ctx, level, "job failed", "job_id", job.ID, "kind", job.Kind, "attempt", job.Attempt,
 		"max_attempts", job.MaxAttempts, "outcome", outcome, "error", err.Error())
-	if f.w.Metrics != nil {
-		f.w.Metrics.JobFailures.WithLabelValues(job.Kind, outcome).Inc()
+	if f.w.JobFailures != nil {
+		f.w.JobFailures.WithLabelValues(job.Kind, outcome).Inc()
 	}
 	return err
 }
@@ -184,10 +183,12 @@ func NewClient(pool *pgxpool.Pool, cfg Config, w *Worker, log *slog.Logger) (*ri
 		if err := river.AddWorkerSafely(rc.Workers, w); err != nil {
 			return nil, fmt.Errorf("registering the run worker: %w", err)
 		}
-		if err := river.AddWorkerSafely(rc.Workers, &ChangePointWorker{run: w, log: log}); err != nil {
-			return nil, fmt.Errorf("registering the change-point worker: %w", err)
+		if err := river.AddWorkerSafely(rc.Workers, river.WorkFunc(func(context.Context, *river.Job[changePointArgs]) error {
+			return nil // the rule runs in every run's judgement now
+		})); err != nil {
+			return nil, fmt.Errorf("registering the old change-point kind: %w", err)
 		}
-		rc.Queues = map[string]river.QueueConfig{QueueRuns: {MaxWorkers: cfg.Concurrency}, QueueAnalysis: {MaxWorkers: 1}}
+		rc.Queues = map[string]river.QueueConfig{QueueRuns: {MaxWorkers: cfg.Concurrency}, queueAnalysis: {MaxWorkers: 1}}
 		if cfg.Schedule != "" {
 			sched, err := ParseSchedule(cfg.Schedule)
 			if err != nil {
@@ -204,7 +205,7 @@ func NewClient(pool *pgxpool.Pool, cfg Config, w *Worker, log *slog.Logger) (*ri
 		river.AddWorker(rc.Workers, river.WorkFunc(func(context.Context, *river.Job[RunArgs]) error {
 			return errors.New("this process does not work jobs")
 		}))
-		river.AddWorker(rc.Workers, river.WorkFunc(func(context.Context, *river.Job[ChangePointArgs]) error {
+		river.AddWorker(rc.Workers, river.WorkFunc(func(context.Context, *river.Job[changePointArgs]) error {
 			return errors.New("this process does not work jobs")
 		}))
 	}
@@ -251,7 +252,7 @@ func NewQueue(store *db.Store, client *river.Client[pgx.Tx]) *Queue {
 }
 
 // Enqueue queues job and returns its id.
-func (q *Queue) Enqueue(ctx context.Context, job web.RunJob) (int64, error) {
+func (q *Queue) Enqueue(ctx context.Context, job db.RunJob) (int64, error) {
 	res, err := q.client.Insert(ctx, RunArgs{job}, nil)
 	if err != nil {
 		return 0, fmt.Errorf("queueing run of %s@%s: %w", job.Branch, job.Commit, err)
@@ -259,18 +260,10 @@ func (q *Queue) Enqueue(ctx context.Context, job web.RunJob) (int64, error) {
 	return res.Job.ID, nil
 }
 
-// EnqueueChangePoints queues the change-point rule for run runID.
-func (q *Queue) EnqueueChangePoints(ctx context.Context, runID int64) error {
-	if _, err := q.client.Insert(ctx, ChangePointArgs{RunID: runID}, nil); err != nil {
-		return fmt.Errorf("queueing change points of run %d: %w", runID, err)
-	}
-	return nil
-}
-
 // EnqueueDelivery records a GitHub delivery id and queues its job in one transaction
 // (Store.EnqueueWebhookDelivery with River's InsertTx), so a redelivered id (or two deliveries
 // racing) makes no second job: duplicate is then true and jobID is the first delivery's job.
-func (q *Queue) EnqueueDelivery(ctx context.Context, deliveryID, event string, job web.RunJob) (jobID int64, duplicate bool, err error) {
+func (q *Queue) EnqueueDelivery(ctx context.Context, deliveryID, event string, job db.RunJob) (jobID int64, duplicate bool, err error) {
 	return q.store.EnqueueWebhookDelivery(ctx, deliveryID, event, func(ctx context.Context, tx pgx.Tx) (int64, error) {
 		res, err := q.client.InsertTx(ctx, tx, RunArgs{job}, nil)
 		if err != nil {

@@ -8,27 +8,33 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 
+	"github.com/benchd/benchd/db"
 	"github.com/benchd/benchd/runner"
-	"github.com/benchd/benchd/web"
 )
 
-// Worker works run jobs: checkout, run the suite, store the run once, raise alerts.
+// Worker works run jobs: checkout, run the suite — interleaved with the job's baseline commit
+// when there is one — and submit the run (db.Store.Submit judges and stores it, with its alert
+// changes, in one transaction).
 type Worker struct {
 	river.WorkerDefaults[RunArgs]
-	// Ingester stores and judges runs (required).
-	Ingester *web.Ingester
+	// Store judges and stores runs (required).
+	Store *db.Store
 	// Repos is the repository cache (required).
 	Repos *RepoCache
 	// DefaultRepo is cloned when a job names no repository.
 	DefaultRepo string
 	// Testbed names this machine's runs. Default "goos/goarch/cpu" from the benchmark output.
 	Testbed string
-	// Metrics, when non-nil, records job durations and outcomes.
-	Metrics *web.Metrics
+	// JobSeconds, when non-nil, records job durations by kind and outcome.
+	JobSeconds *prometheus.HistogramVec
+	// JobFailures, when non-nil, counts failed attempts by kind and outcome (queue.go).
+	JobFailures *prometheus.CounterVec
 	// Log receives the job's progress.
 	Log *slog.Logger
 	// Run runs a suite (default runner.Run); tests replace it to run a small package.
@@ -44,6 +50,13 @@ func (w *Worker) Timeout(*river.Job[RunArgs]) time.Duration { return w.timeout }
 // Work runs one job. Errors are retried by River (up to the job's MaxAttempts); a job that
 // can never succeed (unknown suite) is cancelled instead. The run is stored with idempotency
 // key "river-job-<id>", so an attempt that stored its run before dying is not stored twice.
+//
+// The baseline commit (the job's Before, else Store.InterleaveCommit) is built in a second
+// worktree and its benchmarks alternate with the new commit's, turn by turn, so both sides
+// see the same machine; the run is judged against that side (index-paired samples), and
+// the baseline's samples are kept with the run's results. Without a baseline commit — or
+// when it is the job's own commit — the run is judged against stored runs, and its verdicts
+// name which.
 func (w *Worker) Work(ctx context.Context, job *river.Job[RunArgs]) (err error) {
 	start := time.Now()
 	a := job.Args
@@ -60,8 +73,8 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[RunArgs]) (err error) 
 		case err != nil:
 			outcome = "error"
 		}
-		if w.Metrics != nil {
-			w.Metrics.JobSeconds.WithLabelValues("run", outcome).Observe(time.Since(start).Seconds())
+		if w.JobSeconds != nil {
+			w.JobSeconds.WithLabelValues("run", outcome).Observe(time.Since(start).Seconds())
 		}
 		log.Info("job finished", "outcome", outcome, "duration", time.Since(start).String(), "error", errString(err))
 	}()
@@ -86,57 +99,67 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[RunArgs]) (err error) 
 	if !ok {
 		return river.JobCancel(fmt.Errorf("suite %q is not defined in benchd.yaml at %s (have %v)", a.Suite, sha, proj.SuiteNames()))
 	}
+	before := a.Before
+	if before == "" {
+		if before, err = w.Store.InterleaveCommit(ctx, a.Project, a.Branch); err != nil {
+			return err
+		}
+	}
+	if before != "" && strings.HasPrefix(sha, before) {
+		before = "" // the baseline is this very commit: nothing to interleave
+	}
 	run := w.Run
 	if run == nil {
 		run = runner.Run
 	}
-	res, err := run(ctx, runner.RunConfig{Dir: dir, Package: suite.Package, Bench: suite.Bench, Count: suite.Count,
-		Benchtime: suite.Benchtime, Timeout: suite.Timeout})
+	cfg := runner.RunConfig{Dir: dir, Package: suite.Package, Bench: suite.Bench, Count: suite.Count,
+		Benchtime: suite.Benchtime, Timeout: suite.Timeout, Against: before}
+	res, err := run(ctx, cfg)
+	if err != nil && before != "" {
+		// The baseline commit may not build (or not exist here): measure the new one alone.
+		log.Warn("interleaved run failed; measuring the commit alone", "before", before, "error", err.Error())
+		cfg.Against, before = "", ""
+		res, err = run(ctx, cfg)
+	}
 	if err != nil {
 		return fmt.Errorf("running suite %s at %s: %w", a.Suite, sha, err)
 	}
 	res.New.SetUnits(proj.Units)
-	in := &web.RunInput{Branch: a.Branch, Commit: sha, Testbed: w.Testbed, Trigger: a.Trigger, Suite: a.Suite,
-		StartedAt: start.UTC(), FinishedAt: time.Now().UTC(), Config: res.New.Config, Results: res.New.Results,
-		Failures: res.New.Failures, IdempotencyKey: "river-job-" + strconv.FormatInt(job.ID, 10)}
-	if in.Trigger == "" {
-		in.Trigger = "schedule"
+	if len(res.New.Results) == 0 {
+		return river.JobCancel(fmt.Errorf("suite %s at %s produced no results (%d benchmarks failed)", a.Suite, sha, len(res.New.Failures)))
 	}
-	if err := in.Validate(0); err != nil {
+	trigger := db.Trigger(a.Trigger)
+	if trigger == "" {
+		trigger = db.TriggerSchedule
+	}
+	tb := db.TestbedOf(res.New.Config)
+	if w.Testbed != "" {
+		tb.Name = w.Testbed
+	}
+	sub := db.Submission{Project: a.Project, Branch: a.Branch, Testbed: tb, Commit: sha, Trigger: trigger, Suite: a.Suite,
+		StartedAt: start.UTC(), FinishedAt: time.Now().UTC(), Config: res.New.Config, Results: res.New.Results,
+		IdempotencyKey: "river-job-" + strconv.FormatInt(job.ID, 10), Thresholds: proj.Thresholds, Options: proj.Options}
+	if before != "" && res.Old != nil {
+		res.Old.SetUnits(proj.Units)
+		sub.Interleaved = &db.Interleaved{Ref: before, Commit: before, Results: res.Old.Results}
+	}
+	j, err := w.Store.Submit(ctx, sub)
+	if errors.Is(err, db.ErrInvalid) {
 		return river.JobCancel(fmt.Errorf("suite %s at %s produced no storable run: %w", a.Suite, sha, err))
 	}
-	g := *w.Ingester
-	g.Options = proj.Options
-	rep, created, err := g.Ingest(ctx, a.Project, in)
 	if err != nil {
 		return fmt.Errorf("storing run: %w", err)
 	}
-	log.Info("run stored", "run_id", rep.RunID, "created", created, "status", rep.Status, "alerts", len(rep.Alerts))
-	// This is background work already: the change-point rule runs here rather than as a job.
-	if ids, err := g.ChangePointAlerts(ctx, rep.RunID); err != nil {
-		return fmt.Errorf("change points of run %d: %w", rep.RunID, err)
-	} else if len(ids) > 0 {
-		log.Info("change-point alerts", "run_id", rep.RunID, "alerts", len(ids))
+	counts := map[runner.Status]int{}
+	for _, v := range j.Verdicts {
+		counts[v.Status]++
 	}
-	return nil
-}
-
-// ChangePointWorker runs the change-point rule after a run is stored.
-type ChangePointWorker struct {
-	river.WorkerDefaults[ChangePointArgs]
-	run *Worker // its Ingester is read at work time (cmd/benchd sets it after NewClient)
-	log *slog.Logger
-}
-
-// Work raises the change-point alerts of the job's run.
-func (w *ChangePointWorker) Work(ctx context.Context, job *river.Job[ChangePointArgs]) error {
-	ids, err := w.run.Ingester.ChangePointAlerts(ctx, job.Args.RunID)
-	if err != nil {
-		return err
+	label := "no baseline"
+	if j.Baseline != nil {
+		label = j.Baseline.Label
 	}
-	if len(ids) > 0 {
-		w.log.Info("change-point alerts", "run_id", job.Args.RunID, "alerts", len(ids))
-	}
+	log.Info("run stored", "run_id", j.Run.ID, "created", j.Created, "baseline", label,
+		"regressed", counts[runner.StatusRegressed], "warnings", counts[runner.StatusWarning], "alert_changes", len(j.Alerts))
 	return nil
 }
 

@@ -24,95 +24,38 @@ func (q *Queries) AlertAcknowledge(ctx context.Context, id int64) (int64, error)
 	return result.RowsAffected(), nil
 }
 
-const alertInsertMany = `-- name: AlertInsertMany :many
-INSERT INTO alerts (result_id, rule, threshold_id, baseline_run_id, value, baseline_value,
-                    limit_value, delta, p, note)
-SELECT res.id, v.rule, NULLIF(v.threshold_id, 0), $1, v.value,
-       v.baseline_value, v.limit_value, v.delta, v.p, v.note
-FROM (SELECT unnest($2::text[]) AS name, unnest($3::text[]) AS unit,
-             unnest($4::text[]) AS rule,
-             unnest($5::bigint[]) AS threshold_id,
-             unnest($6::float8[]) AS value,
-             unnest($7::float8[]) AS baseline_value,
-             unnest($8::float8[]) AS limit_value,
-             unnest($9::float8[]) AS delta, unnest($10::float8[]) AS p,
-             unnest($11::text[]) AS note) AS v
-JOIN results res ON res.run_id = $12 AND res.name = v.name AND res.unit = v.unit
-RETURNING id
-`
-
-type AlertInsertManyParams struct {
-	BaselineRunID pgtype.Int8
-	Names         []string
-	Units         []string
-	Rules         []string
-	ThresholdIds  []int64
-	Vals          []float64
-	BaselineVals  []float64
-	Limits        []float64
-	Deltas        []float64
-	Ps            []float64
-	Notes         []string
-	RunID         int64
-}
-
-// One alert per verdict, matched to the run's result by benchmark name and unit.
-func (q *Queries) AlertInsertMany(ctx context.Context, arg AlertInsertManyParams) ([]int64, error) {
-	rows, err := q.db.Query(ctx, alertInsertMany,
-		arg.BaselineRunID,
-		arg.Names,
-		arg.Units,
-		arg.Rules,
-		arg.ThresholdIds,
-		arg.Vals,
-		arg.BaselineVals,
-		arg.Limits,
-		arg.Deltas,
-		arg.Ps,
-		arg.Notes,
-		arg.RunID,
-	)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	items := []int64{}
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		items = append(items, id)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
 const alertList = `-- name: AlertList :many
 SELECT a.id, a.result_id, r.id AS run_id, p.name AS project, b.name AS branch, t.name AS testbed,
        r.commit_sha, res.name AS benchmark, res.unit, a.rule, a.threshold_id, a.baseline_run_id,
        a.value, a.baseline_value, a.limit_value, a.delta, a.p, a.note, a.status, a.created_at,
-       a.acknowledged_at, a.resolved_at
+       a.acknowledged_at, a.resolved_at, a.last_good_run_id, a.last_run_id, a.resolved_run_id, a.runs,
+       a.latest_value, a.latest_delta, a.updated_at, res.better,
+       coalesce(lg.commit_sha, '')::text AS last_good_commit, coalesce(lr.commit_sha, '')::text AS last_commit
 FROM alerts a
 JOIN results res ON res.id = a.result_id
 JOIN runs r ON r.id = res.run_id
+LEFT JOIN runs lg ON lg.id = a.last_good_run_id
+LEFT JOIN runs lr ON lr.id = a.last_run_id
 JOIN projects p ON p.id = r.project_id
 JOIN branches b ON b.id = r.branch_id
 JOIN testbeds t ON t.id = r.testbed_id
 WHERE ($1::text IS NULL OR p.name = $1)
   AND ($2::text IS NULL OR a.status = $2)
-  AND ($3::bigint IS NULL OR r.id = $3)
-  AND ($4::bigint IS NULL OR a.id < $4)
+  AND ($3::bigint IS NULL OR r.id = $3
+       OR EXISTS (SELECT 1 FROM alert_events e WHERE e.alert_id = a.id AND e.run_id = $3))
+  AND ($4::text IS NULL OR b.name = $4)
+  AND ($5::text IS NULL OR t.name = $5)
+  AND ($6::bigint IS NULL OR a.id < $6)
 ORDER BY a.id DESC
-LIMIT $5
+LIMIT $7
 `
 
 type AlertListParams struct {
 	Project pgtype.Text
 	Status  pgtype.Text
 	RunID   pgtype.Int8
+	Branch  pgtype.Text
+	Testbed pgtype.Text
 	Before  pgtype.Int8
 	Lim     int32
 }
@@ -140,6 +83,16 @@ type AlertListRow struct {
 	CreatedAt      pgtype.Timestamptz
 	AcknowledgedAt pgtype.Timestamptz
 	ResolvedAt     pgtype.Timestamptz
+	LastGoodRunID  pgtype.Int8
+	LastRunID      pgtype.Int8
+	ResolvedRunID  pgtype.Int8
+	Runs           int32
+	LatestValue    float64
+	LatestDelta    float64
+	UpdatedAt      pgtype.Timestamptz
+	Better         int16
+	LastGoodCommit string
+	LastCommit     string
 }
 
 func (q *Queries) AlertList(ctx context.Context, arg AlertListParams) ([]AlertListRow, error) {
@@ -147,6 +100,8 @@ func (q *Queries) AlertList(ctx context.Context, arg AlertListParams) ([]AlertLi
 		arg.Project,
 		arg.Status,
 		arg.RunID,
+		arg.Branch,
+		arg.Testbed,
 		arg.Before,
 		arg.Lim,
 	)
@@ -180,6 +135,16 @@ func (q *Queries) AlertList(ctx context.Context, arg AlertListParams) ([]AlertLi
 			&i.CreatedAt,
 			&i.AcknowledgedAt,
 			&i.ResolvedAt,
+			&i.LastGoodRunID,
+			&i.LastRunID,
+			&i.ResolvedRunID,
+			&i.Runs,
+			&i.LatestValue,
+			&i.LatestDelta,
+			&i.UpdatedAt,
+			&i.Better,
+			&i.LastGoodCommit,
+			&i.LastCommit,
 		); err != nil {
 			return nil, err
 		}
@@ -194,7 +159,8 @@ func (q *Queries) AlertList(ctx context.Context, arg AlertListParams) ([]AlertLi
 const alertListByResults = `-- name: AlertListByResults :many
 SELECT a.id, a.result_id, res.run_id, a.rule, a.threshold_id, a.baseline_run_id,
        a.value, a.baseline_value, a.limit_value, a.delta, a.p, a.note, a.status, a.created_at,
-       a.acknowledged_at, a.resolved_at
+       a.acknowledged_at, a.resolved_at, a.last_good_run_id, a.last_run_id, a.resolved_run_id, a.runs,
+       a.latest_value, a.latest_delta, a.updated_at
 FROM alerts a
 JOIN results res ON res.id = a.result_id
 WHERE a.result_id = ANY ($1::bigint[])
@@ -218,6 +184,13 @@ type AlertListByResultsRow struct {
 	CreatedAt      pgtype.Timestamptz
 	AcknowledgedAt pgtype.Timestamptz
 	ResolvedAt     pgtype.Timestamptz
+	LastGoodRunID  pgtype.Int8
+	LastRunID      pgtype.Int8
+	ResolvedRunID  pgtype.Int8
+	Runs           int32
+	LatestValue    float64
+	LatestDelta    float64
+	UpdatedAt      pgtype.Timestamptz
 }
 
 // The alerts of the given results, newest first (the benchmark page's pins for the points it
@@ -248,72 +221,13 @@ func (q *Queries) AlertListByResults(ctx context.Context, resultIds []int64) ([]
 			&i.CreatedAt,
 			&i.AcknowledgedAt,
 			&i.ResolvedAt,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
-const alertListOpenOfSeries = `-- name: AlertListOpenOfSeries :many
-SELECT a.id, a.status, a.rule, a.baseline_value, a.limit_value, res.name AS benchmark, res.unit, r.id AS run_id
-FROM alerts a
-JOIN results res ON res.id = a.result_id
-JOIN runs r ON r.id = res.run_id
-WHERE a.status IN ('active', 'acknowledged')
-  AND r.project_id = $1 AND r.branch_id = $2
-  AND r.testbed_id = $3 AND r.id < $4
-ORDER BY a.id
-`
-
-type AlertListOpenOfSeriesParams struct {
-	ProjectID int64
-	BranchID  int64
-	TestbedID int64
-	Before    int64
-}
-
-type AlertListOpenOfSeriesRow struct {
-	ID            int64
-	Status        string
-	Rule          string
-	BaselineValue float64
-	LimitValue    float64
-	Benchmark     string
-	Unit          string
-	RunID         int64
-}
-
-// The active and acknowledged alerts of the runs of a branch on a testbed older than run
-// before: what a new run of the series may resolve (alerts_status_idx, then each alert's
-// result and run by primary key).
-func (q *Queries) AlertListOpenOfSeries(ctx context.Context, arg AlertListOpenOfSeriesParams) ([]AlertListOpenOfSeriesRow, error) {
-	rows, err := q.db.Query(ctx, alertListOpenOfSeries,
-		arg.ProjectID,
-		arg.BranchID,
-		arg.TestbedID,
-		arg.Before,
-	)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	items := []AlertListOpenOfSeriesRow{}
-	for rows.Next() {
-		var i AlertListOpenOfSeriesRow
-		if err := rows.Scan(
-			&i.ID,
-			&i.Status,
-			&i.Rule,
-			&i.BaselineValue,
-			&i.LimitValue,
-			&i.Benchmark,
-			&i.Unit,
-			&i.RunID,
+			&i.LastGoodRunID,
+			&i.LastRunID,
+			&i.ResolvedRunID,
+			&i.Runs,
+			&i.LatestValue,
+			&i.LatestDelta,
+			&i.UpdatedAt,
 		); err != nil {
 			return nil, err
 		}

@@ -46,6 +46,7 @@ func (r iteratorForResultInsertMany) Values() ([]interface{}, error) {
 		r.rows[0].Delta,
 		r.rows[0].P,
 		r.rows[0].VerdictNote,
+		r.rows[0].BaselineSamples,
 	}, nil
 }
 
@@ -54,5 +55,5 @@ func (r iteratorForResultInsertMany) Err() error {
 }
 
 func (q *Queries) ResultInsertMany(ctx context.Context, arg []ResultInsertManyParams) (int64, error) {
-	return q.db.CopyFrom(ctx, []string{"results"}, []string{"run_id", "name", "procs", "unit", "better", "samples", "n", "median", "ci_lo", "ci_hi", "verdict_status", "verdict_rule", "baseline_value", "limit_value", "delta", "p", "verdict_note"}, &iteratorForResultInsertMany{rows: arg})
+	return q.db.CopyFrom(ctx, []string{"results"}, []string{"run_id", "name", "procs", "unit", "better", "samples", "n", "median", "ci_lo", "ci_hi", "verdict_status", "verdict_rule", "baseline_value", "limit_value", "delta", "p", "verdict_note", "baseline_samples"}, &iteratorForResultInsertMany{rows: arg})
 }

@@ -152,27 +152,28 @@ func (q *Queries) BenchmarkList(ctx context.Context, arg BenchmarkListParams) ([
 }
 
 type ResultInsertManyParams struct {
-	RunID         int64
-	Name          string
-	Procs         int32
-	Unit          string
-	Better        int16
-	Samples       []float64
-	N             int32
-	Median        float64
-	CiLo          pgtype.Float8
-	CiHi          pgtype.Float8
-	VerdictStatus pgtype.Text
-	VerdictRule   string
-	BaselineValue float64
-	LimitValue    float64
-	Delta         float64
-	P             float64
-	VerdictNote   string
+	RunID           int64
+	Name            string
+	Procs           int32
+	Unit            string
+	Better          int16
+	Samples         []float64
+	N               int32
+	Median          float64
+	CiLo            pgtype.Float8
+	CiHi            pgtype.Float8
+	VerdictStatus   pgtype.Text
+	VerdictRule     string
+	BaselineValue   float64
+	LimitValue      float64
+	Delta           float64
+	P               float64
+	VerdictNote     string
+	BaselineSamples []float64
 }
 
 const resultListByRun = `-- name: ResultListByRun :many
-SELECT id, run_id, name, procs, unit, better, samples, n, median, ci_lo, ci_hi, verdict_status, verdict_rule, baseline_value, limit_value, delta, p, verdict_note FROM results WHERE run_id = $1 ORDER BY name, unit
+SELECT id, run_id, name, procs, unit, better, samples, n, median, ci_lo, ci_hi, verdict_status, verdict_rule, baseline_value, limit_value, delta, p, verdict_note, baseline_samples FROM results WHERE run_id = $1 ORDER BY name, unit
 `
 
 func (q *Queries) ResultListByRun(ctx context.Context, runID int64) ([]Result, error) {
@@ -203,6 +204,7 @@ func (q *Queries) ResultListByRun(ctx context.Context, runID int64) ([]Result, e
 			&i.Delta,
 			&i.P,
 			&i.VerdictNote,
+			&i.BaselineSamples,
 		); err != nil {
 			return nil, err
 		}

@@ -27,7 +27,7 @@ const runGet = `-- name: RunGet :one
 SELECT r.id, r.project_id, p.name AS project, r.branch_id, b.name AS branch, r.testbed_id,
        t.name AS testbed, r.commit_sha, r.trigger, r.suite, r.status, r.started_at,
        r.finished_at, r.config, r.idempotency_key, r.created_at, r.baseline_run_id, r.baseline_source,
-       (SELECT count(*) FROM results WHERE results.run_id = r.id) AS result_count
+       r.baseline_commit, r.baseline_label, (SELECT count(*) FROM results WHERE results.run_id = r.id) AS result_count
 FROM runs r
 JOIN projects p ON p.id = r.project_id
 JOIN branches b ON b.id = r.branch_id
@@ -54,6 +54,8 @@ type RunGetRow struct {
 	CreatedAt      pgtype.Timestamptz
 	BaselineRunID  pgtype.Int8
 	BaselineSource string
+	BaselineCommit string
+	BaselineLabel  string
 	ResultCount    int64
 }
 
@@ -79,6 +81,8 @@ func (q *Queries) RunGet(ctx context.Context, id int64) (RunGetRow, error) {
 		&i.CreatedAt,
 		&i.BaselineRunID,
 		&i.BaselineSource,
+		&i.BaselineCommit,
+		&i.BaselineLabel,
 		&i.ResultCount,
 	)
 	return i, err
@@ -103,8 +107,9 @@ func (q *Queries) RunGetByIdempotencyKey(ctx context.Context, arg RunGetByIdempo
 
 const runInsert = `-- name: RunInsert :one
 INSERT INTO runs (project_id, branch_id, testbed_id, commit_sha, trigger, suite, status,
-                  started_at, finished_at, config, idempotency_key, baseline_run_id, baseline_source)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                  started_at, finished_at, config, idempotency_key, baseline_run_id, baseline_source,
+                  baseline_commit, baseline_label)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
 ON CONFLICT (project_id, idempotency_key) DO NOTHING
 RETURNING id, created_at
 `
@@ -123,6 +128,8 @@ type RunInsertParams struct {
 	IdempotencyKey pgtype.Text
 	BaselineRunID  pgtype.Int8
 	BaselineSource string
+	BaselineCommit string
+	BaselineLabel  string
 }
 
 type RunInsertRow struct {
@@ -145,6 +152,8 @@ func (q *Queries) RunInsert(ctx context.Context, arg RunInsertParams) (RunInsert
 		arg.IdempotencyKey,
 		arg.BaselineRunID,
 		arg.BaselineSource,
+		arg.BaselineCommit,
+		arg.BaselineLabel,
 	)
 	var i RunInsertRow
 	err := row.Scan(&i.ID, &i.CreatedAt)
@@ -190,7 +199,7 @@ const runList = `-- name: RunList :many
 SELECT r.id, r.project_id, p.name AS project, r.branch_id, b.name AS branch, r.testbed_id,
        t.name AS testbed, r.commit_sha, r.trigger, r.suite, r.status, r.started_at,
        r.finished_at, r.config, r.idempotency_key, r.created_at, r.baseline_run_id, r.baseline_source,
-       (SELECT count(*) FROM results WHERE results.run_id = r.id) AS result_count
+       r.baseline_commit, r.baseline_label, (SELECT count(*) FROM results WHERE results.run_id = r.id) AS result_count
 FROM runs r
 JOIN projects p ON p.id = r.project_id
 JOIN branches b ON b.id = r.branch_id
@@ -230,6 +239,8 @@ type RunListRow struct {
 	CreatedAt      pgtype.Timestamptz
 	BaselineRunID  pgtype.Int8
 	BaselineSource string
+	BaselineCommit string
+	BaselineLabel  string
 	ResultCount    int64
 }
 
@@ -267,6 +278,8 @@ func (q *Queries) RunList(ctx context.Context, arg RunListParams) ([]RunListRow,
 			&i.CreatedAt,
 			&i.BaselineRunID,
 			&i.BaselineSource,
+			&i.BaselineCommit,
+			&i.BaselineLabel,
 			&i.ResultCount,
 		); err != nil {
 			return nil, err

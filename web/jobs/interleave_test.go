@@ -1,0 +1,120 @@
+package jobs
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/benchd/benchd/db"
+	"github.com/benchd/benchd/web"
+)
+
+// commitSlowdown commits, in repo, a version of the benchmark that does 3× the work per op (an
+// injected slowdown large enough to be seen on a loaded 2-core machine: this checks the
+// wiring; docs/methodology.md has the detector's power), and returns the new head.
+func commitSlowdown(t *testing.T, repo string) string {
+	t.Helper()
+	p := filepath.Join(repo, "bench/bench_test.go")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow := strings.Replace(string(b), "range 1000", "range 3000", 1)
+	if slow == string(b) {
+		t.Fatal("the fixture benchmark has no loop to slow down")
+	}
+	if err := os.WriteFile(p, []byte(slow), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"add", "."}, {"-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "--quiet", "-m", "slower"}} {
+		cmd := exec.Command("git", args...)
+		cmd.Dir = repo
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	out, err := exec.Command("git", "-C", repo, "rev-parse", "HEAD").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// TestWebhookPushMeasuredInterleaved: a push whose after is slower than its before is built
+// and measured interleaved with before by the worker (both sides on the same machine, turn by
+// turn); the run is judged against that side, flagged, and keeps the before side's samples.
+func TestWebhookPushMeasuredInterleaved(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs two versions of a benchmark")
+	}
+	h := newHarness(t, true)
+	repo, before := gitRepo(t)
+	// Eight samples a side of ~5 ms each, so that the comparison can reach significance.
+	yaml := filepath.Join(repo, "benchd.yaml")
+	y, _ := os.ReadFile(yaml)
+	y = []byte(strings.Replace(strings.Replace(string(y), "count: 2", "count: 8", 1), "benchtime: 200x", "benchtime: 20000x", 1))
+	if err := os.WriteFile(yaml, y, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	after := commitSlowdown(t, repo)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := h.client.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer scancel()
+		h.client.Stop(sctx)
+	}()
+	push := pushPayload(repo, "refs/heads/main", before, after)
+	if status, out := h.deliver(t, "push", "slow-1", push, web.Sign([]byte(secret), push)); status != 202 {
+		t.Fatalf("for a push, got %d %v, want 202", status, out)
+	}
+	deadline := time.Now().Add(3 * time.Minute)
+	var runs []db.Run
+	for time.Now().Before(deadline) && len(runs) == 0 {
+		time.Sleep(200 * time.Millisecond)
+		var err error
+		if runs, err = h.d.Store.ListRuns(ctx, db.RunFilter{Project: "bench"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(runs) != 1 {
+		var state, errs string
+		h.pool.QueryRow(ctx, "SELECT state, coalesce(errors::text, '') FROM river_job").Scan(&state, &errs)
+		t.Fatalf("after the push, got %d runs (job %s %s), want the one of after", len(runs), state, errs)
+	}
+	r := runs[0]
+	if r.Commit != after || r.Baseline == nil || r.Baseline.Source != "interleaved:"+before || r.Baseline.Commit != before {
+		t.Fatalf("got run %s judged against %+v, want after (%s) against interleaved %s", r.Commit, r.Baseline, after, before)
+	}
+	results, err := h.d.Store.Results(ctx, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, res := range results {
+		if res.Name != "Sum" || res.Unit != "sec/op" {
+			continue
+		}
+		found = true
+		if res.Verdict == nil || res.Verdict.Status != "regressed" || res.Verdict.Delta < 0.5 {
+			t.Errorf("for Sum sec/op, got verdict %+v, want regressed by about +200%%", res.Verdict)
+		}
+		if len(res.BaselineSamples) != 8 || len(res.Samples) != 8 {
+			t.Errorf("for Sum sec/op, got %d samples and %d baseline samples, want 8 of each", len(res.Samples), len(res.BaselineSamples))
+		}
+	}
+	if !found {
+		t.Fatalf("the run has no Sum sec/op result: %+v", results)
+	}
+	alerts, err := h.d.Store.ListAlerts(ctx, db.AlertFilter{Project: "bench", Status: db.AlertActive})
+	if err != nil || len(alerts) != 1 || alerts[0].Benchmark != "Sum" || alerts[0].Unit != "sec/op" {
+		t.Errorf("got active alerts %+v (%v), want one for Sum sec/op", alerts, err)
+	}
+}
