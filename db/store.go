@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/benchd/benchd/db/internal/dbsqlc"
@@ -17,48 +19,95 @@ import (
 // safe for concurrent use.
 type Store struct {
 	pool   *pgxpool.Pool
+	health *pgxpool.Pool // one connection of its own for Ping, so /readyz never queues behind requests
 	q      *dbsqlc.Queries
 	logger *slog.Logger
 }
 
-// Open connects to databaseURL (a search_path parameter selects the schema) and checks that
-// its schema is the one this code needs: a database that is not migrated, or migrated by a
-// newer benchd, is refused with an error wrapping ErrStaleSchema.
+// Options tune the Store's connection pool. The zero value gives the defaults.
+type Options struct {
+	// MaxConns is the most connections the Store opens. Default 10 (a pool_max_conns
+	// parameter of the URL wins when it is given).
+	MaxConns int32
+	// StatementTimeout bounds every statement on the server side (PostgreSQL's
+	// statement_timeout), so a query cut off on the client does not run on. Default 30s; a
+	// statement_timeout parameter of the URL wins when it is given.
+	StatementTimeout time.Duration
+	// Logger receives the Store's warnings. Default: discard.
+	Logger *slog.Logger
+}
+
+// Open connects to databaseURL (a search_path parameter selects the schema) with the default
+// Options and checks that its schema is the one this code needs: a database that is not
+// migrated, or migrated by a newer benchd, is refused with an error wrapping ErrStaleSchema.
 func Open(ctx context.Context, databaseURL string, logger *slog.Logger) (*Store, error) {
+	return OpenWith(ctx, databaseURL, Options{Logger: logger})
+}
+
+// OpenWith is Open with pool options. A server that does not answer is an error wrapping
+// ErrUnavailable.
+func OpenWith(ctx context.Context, databaseURL string, opts Options) (*Store, error) {
+	logger := opts.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.MaxConns <= 0 {
+		opts.MaxConns = 10
+	}
+	if opts.StatementTimeout <= 0 {
+		opts.StatementTimeout = 30 * time.Second
 	}
 	cfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("parsing database URL: %w", err)
 	}
+	if !strings.Contains(databaseURL, "pool_max_conns") {
+		cfg.MaxConns = opts.MaxConns
+	}
+	if _, ok := cfg.ConnConfig.RuntimeParams["statement_timeout"]; !ok {
+		cfg.ConnConfig.RuntimeParams["statement_timeout"] = strconv.FormatInt(opts.StatementTimeout.Milliseconds(), 10)
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("connecting to the database: %w", err)
+		return nil, unavailable(fmt.Errorf("connecting to the database: %w", err))
+	}
+	hcfg := cfg.Copy()
+	hcfg.MaxConns, hcfg.MinConns = 1, 0
+	hcfg.ConnConfig.RuntimeParams["statement_timeout"] = "1000"
+	health, err := pgxpool.NewWithConfig(ctx, hcfg)
+	if err != nil {
+		pool.Close()
+		return nil, unavailable(fmt.Errorf("connecting to the database: %w", err))
 	}
 	if err := checkSchema(ctx, pool); err != nil {
 		pool.Close()
-		return nil, err
+		health.Close()
+		return nil, unavailable(err)
 	}
-	return &Store{pool: pool, q: dbsqlc.New(pool), logger: logger}, nil
+	return &Store{pool: pool, health: health, q: dbsqlc.New(pool), logger: logger}, nil
 }
 
 // Close closes every connection; the Store must not be used afterwards.
-func (s *Store) Close() { s.pool.Close() }
+func (s *Store) Close() {
+	s.pool.Close()
+	s.health.Close()
+}
 
 // Ping checks that the database answers and that its schema is still the one this code needs
-// (for /readyz).
+// (for /readyz). It uses a connection of its own, so it answers even while every pooled
+// connection waits on a lock. An unreachable database is an error wrapping ErrUnavailable, a
+// stale schema one wrapping ErrStaleSchema.
 func (s *Store) Ping(ctx context.Context) error {
-	if err := s.pool.Ping(ctx); err != nil {
-		return fmt.Errorf("pinging the database: %w", err)
+	if err := s.health.Ping(ctx); err != nil {
+		return unavailable(fmt.Errorf("pinging the database: %w", err))
 	}
-	return checkSchema(ctx, s.pool)
+	return unavailable(checkSchema(ctx, s.health))
 }
 
 // inTx runs fn in a transaction: committed when fn returns nil, rolled back otherwise
 // (including when ctx is cancelled half-way).
 func (s *Store) inTx(ctx context.Context, fn func(q *dbsqlc.Queries) error) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return fn(s.q.WithTx(tx)) })
+	return unavailable(pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return fn(s.q.WithTx(tx)) }))
 }
 
 // Project is a benchmarked code base.

@@ -58,6 +58,9 @@ type RunConfig struct {
 	Progress func(Progress)
 	// Go is the go command. Default "go".
 	Go string
+	// TempDir is where the run's test binaries and worktrees go (in a directory of their own,
+	// removed when Run returns). Default "": the system's temporary directory.
+	TempDir string
 }
 
 // Interleave values of RunConfig.
@@ -128,7 +131,7 @@ func Run(ctx context.Context, cfg RunConfig) (*RunResult, error) {
 		// The test binary runs in the package's directory, found relative to Dir.
 		return nil, fmt.Errorf("package %q: want a directory relative to the project root, such as ./sessioncore", cfg.Package)
 	}
-	tmp, err := os.MkdirTemp("", "benchd-run-")
+	tmp, err := os.MkdirTemp(cfg.TempDir, "benchd-run-")
 	if err != nil {
 		return nil, fmt.Errorf("creating a temporary directory: %w", err)
 	}

@@ -80,15 +80,12 @@ func Parse(r io.Reader, fileName string) (*Set, error) {
 	if fileName == "" {
 		fileName = "<stdin>"
 	}
-	clean, failures, err := scanFailures(r, fileName)
-	if err != nil {
-		return nil, err
-	}
-	set := &Set{Failures: failures}
+	fsc := newFailureScanner(r, fileName)
+	set := &Set{}
 	var errs []error
 	idx := make(map[resultKey]int)
 	cfgSeen := make(map[string]bool)
-	br := benchfmt.NewReader(bytes.NewReader(clean), fileName)
+	br := benchfmt.NewReader(fsc, fileName)
 	for br.Scan() {
 		switch rec := br.Result().(type) {
 		case *benchfmt.SyntaxError:
@@ -96,6 +93,11 @@ func Parse(r io.Reader, fileName string) (*Set, error) {
 		case *benchfmt.UnitMetadata:
 			// Collected from br.Units() at the end.
 		case *benchfmt.Result:
+			if err := CheckIters(rec.Iters); err != nil {
+				file, line := rec.Pos()
+				errs = append(errs, &benchfmt.SyntaxError{FileName: file, Line: line, Msg: err.Error()})
+				continue
+			}
 			pkg := rec.GetConfig("pkg")
 			for _, c := range rec.Config {
 				if c.File && !cfgSeen[c.Key] {
@@ -119,6 +121,7 @@ func Parse(r io.Reader, fileName string) (*Set, error) {
 	if err := br.Err(); err != nil {
 		return nil, fmt.Errorf("reading benchmark output: %w", err)
 	}
+	set.Failures = fsc.result()
 	units := br.Units()
 	for k, m := range units {
 		if k.Key != "better" {
@@ -157,83 +160,111 @@ func splitName(full string) (name string, procs int) {
 	return full[:i], p
 }
 
-// scanFailures reads all of r, records failures, and returns the input with the lines that
-// benchfmt would misread (a benchmark line cut short by a panic) blanked, so line numbers in
-// benchfmt's errors stay right.
-func scanFailures(r io.Reader, fileName string) ([]byte, []Failure, error) {
-	var (
-		out      bytes.Buffer
-		failures []Failure
-		pkg      string
-		lineNo   int
-		failPkg  []Failure // FAIL lines, kept only for packages without a specific failure
-		pending  *Failure  // a failure whose message is on the next indented line
-		panicked *Failure  // the last panic; a timeout panic names its benchmark later
-	)
+// failureScanner reads r line by line for benchfmt, recording failures as it goes and
+// blanking the lines that benchfmt would misread (a benchmark line cut short by a panic), so
+// line numbers in benchfmt's errors stay right. It streams: the input is never held whole.
+type failureScanner struct {
+	sc       *bufio.Scanner
+	fileName string
+	buf      []byte // the rest of the current line, newline included, not yet read
+	failures []Failure
+	pkg      string
+	lineNo   int
+	failPkg  []Failure // FAIL lines, kept only for packages without a specific failure
+	pending  int       // index+1 of a failure whose message is on the next indented line
+	panicked int       // index+1 of the last panic; a timeout panic names its benchmark later
+}
+
+func newFailureScanner(r io.Reader, fileName string) *failureScanner {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64*1024), 16*1024*1024)
-	add := func(f Failure) *Failure {
-		f.File, f.Line = fileName, lineNo
-		if f.Pkg == "" {
-			f.Pkg = pkg
-		}
-		failures = append(failures, f)
-		return &failures[len(failures)-1]
-	}
-	for sc.Scan() {
-		lineNo++
-		line := sc.Text()
-		blank := false
-		trimmed := strings.TrimSpace(line)
-		switch {
-		case pending != nil && pending.Message == "" && strings.HasPrefix(line, "    ") && trimmed != "":
-			pending.Message = trimmed
-			pending = nil
-		case strings.HasPrefix(line, "pkg: "):
-			pkg = strings.TrimSpace(line[len("pkg: "):])
-		case strings.HasPrefix(trimmed, "--- FAIL: Benchmark"):
-			name, _ := splitName(strings.Fields(trimmed)[2])
-			pending = add(Failure{Name: name, Kind: FailFailed})
-		case strings.HasPrefix(line, "Benchmark") && strings.Contains(line, "panic: "):
-			full := strings.Fields(line)[0]
-			name, _ := splitName(full)
-			msg := strings.TrimSpace(line[strings.Index(line, "panic: ")+len("panic: "):])
-			panicked = add(Failure{Name: name, Kind: FailPanic, Message: msg})
-			pending = nil
-			blank = true
-		case strings.HasPrefix(line, "panic: test timed out"):
-			panicked = add(Failure{Kind: FailTimeout, Message: strings.TrimPrefix(line, "panic: ")})
-		case strings.HasPrefix(line, "panic: "):
-			if panicked == nil { // a second panic line is the first one re-raised
-				panicked = add(Failure{Kind: FailPanic, Message: strings.TrimPrefix(line, "panic: ")})
+	return &failureScanner{sc: sc, fileName: fileName}
+}
+
+// Read implements io.Reader for benchfmt.
+func (f *failureScanner) Read(p []byte) (int, error) {
+	for len(f.buf) == 0 {
+		if !f.sc.Scan() {
+			if err := f.sc.Err(); err != nil {
+				return 0, fmt.Errorf("%s:%d: %w", f.fileName, f.lineNo+1, err)
 			}
-		case panicked != nil && panicked.Kind == FailTimeout && panicked.Name == "" &&
-			strings.HasPrefix(trimmed, "Benchmark") && strings.HasSuffix(trimmed, ")"):
-			// "running tests:" lists the benchmark that hung: "BenchmarkX (10m0s)".
-			panicked.Name, _ = splitName(strings.Fields(trimmed)[0])
-		case strings.HasPrefix(line, "FAIL\t") || strings.HasPrefix(line, "FAIL "):
-			f := strings.Fields(line)
-			if len(f) >= 2 {
-				kind := FailExit
-				if strings.Contains(line, "[build failed]") || strings.Contains(line, "[setup failed]") {
-					kind = FailBuild
-				}
-				failPkg = append(failPkg, Failure{Pkg: f[1], Kind: kind, Message: strings.TrimSpace(line), File: fileName, Line: lineNo})
+			return 0, io.EOF
+		}
+		f.lineNo++
+		line := f.sc.Bytes()
+		if f.lineNo == 1 {
+			// A UTF-8 byte-order mark (an editor's, PowerShell's) is no part of the text.
+			line = bytes.TrimPrefix(line, []byte("\uFEFF"))
+		}
+		if f.line(string(line)) {
+			line = nil
+		}
+		f.buf = append(append(f.buf[:0], line...), '\n')
+	}
+	n := copy(p, f.buf)
+	f.buf = f.buf[n:]
+	return n, nil
+}
+
+func (f *failureScanner) add(fl Failure) int {
+	fl.File, fl.Line = f.fileName, f.lineNo
+	if fl.Pkg == "" {
+		fl.Pkg = f.pkg
+	}
+	f.failures = append(f.failures, fl)
+	return len(f.failures)
+}
+
+// line records what line says about failures and reports whether to blank it.
+func (f *failureScanner) line(line string) (blank bool) {
+	trimmed := strings.TrimSpace(line)
+	switch {
+	case f.pending > 0 && f.failures[f.pending-1].Message == "" && strings.HasPrefix(line, "    ") && trimmed != "":
+		f.failures[f.pending-1].Message = trimmed
+		f.pending = 0
+	case strings.HasPrefix(line, "pkg: "):
+		f.pkg = strings.TrimSpace(line[len("pkg: "):])
+	case strings.HasPrefix(trimmed, "--- FAIL: Benchmark"):
+		name, _ := splitName(strings.Fields(trimmed)[2])
+		f.pending = f.add(Failure{Name: name, Kind: FailFailed})
+	case strings.HasPrefix(line, "Benchmark") && strings.Contains(line, "panic: "):
+		full := strings.Fields(line)[0]
+		name, _ := splitName(full)
+		msg := strings.TrimSpace(line[strings.Index(line, "panic: ")+len("panic: "):])
+		f.panicked = f.add(Failure{Name: name, Kind: FailPanic, Message: msg})
+		f.pending = 0
+		blank = true
+	case strings.HasPrefix(line, "panic: test timed out"):
+		f.panicked = f.add(Failure{Kind: FailTimeout, Message: strings.TrimPrefix(line, "panic: ")})
+	case strings.HasPrefix(line, "panic: "):
+		if f.panicked == 0 { // a second panic line is the first one re-raised
+			f.panicked = f.add(Failure{Kind: FailPanic, Message: strings.TrimPrefix(line, "panic: ")})
+		}
+	case f.panicked > 0 && f.failures[f.panicked-1].Kind == FailTimeout && f.failures[f.panicked-1].Name == "" &&
+		strings.HasPrefix(trimmed, "Benchmark") && strings.HasSuffix(trimmed, ")"):
+		// "running tests:" lists the benchmark that hung: "BenchmarkX (10m0s)".
+		f.failures[f.panicked-1].Name, _ = splitName(strings.Fields(trimmed)[0])
+	case strings.HasPrefix(line, "FAIL\t") || strings.HasPrefix(line, "FAIL "):
+		fs := strings.Fields(line)
+		if len(fs) >= 2 {
+			kind := FailExit
+			if strings.Contains(line, "[build failed]") || strings.Contains(line, "[setup failed]") {
+				kind = FailBuild
 			}
-			panicked, pending = nil, nil
+			f.failPkg = append(f.failPkg, Failure{Pkg: fs[1], Kind: kind, Message: strings.TrimSpace(line), File: f.fileName, Line: f.lineNo})
 		}
-		if !blank {
-			out.WriteString(line)
-		}
-		out.WriteByte('\n')
+		f.panicked, f.pending = 0, 0
 	}
-	if err := sc.Err(); err != nil {
-		return nil, nil, fmt.Errorf("%s:%d: reading benchmark output: %w", fileName, lineNo, err)
-	}
-	for _, fp := range failPkg {
+	return blank
+}
+
+// result returns the failures of the whole input (call it after reading to EOF).
+func (f *failureScanner) result() []Failure {
+	failures := f.failures
+	for _, fp := range f.failPkg {
 		covered := false
-		for _, f := range failures {
-			if f.Pkg == fp.Pkg || (f.Pkg == "" && fp.Kind != FailBuild) {
+		for _, fl := range failures {
+			if fl.Pkg == fp.Pkg || (fl.Pkg == "" && fp.Kind != FailBuild) {
 				covered = true
 				break
 			}
@@ -242,7 +273,7 @@ func scanFailures(r io.Reader, fileName string) ([]byte, []Failure, error) {
 			failures = append(failures, fp)
 		}
 	}
-	return out.Bytes(), dropParents(failures), nil
+	return dropParents(failures)
 }
 
 // dropParents removes a `--- FAIL: BenchmarkX` when a sub-benchmark BenchmarkX/… also

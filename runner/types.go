@@ -38,8 +38,8 @@ type Result struct {
 
 // ConfigLine is one `key: value` line of Go benchmark output (goos, goarch, pkg, cpu, …).
 type ConfigLine struct {
-	Key   string
-	Value string
+	Key   string `json:"key"`
+	Value string `json:"value"`
 }
 
 // Summary is the centre and 95% confidence interval of a sample, in the sample's unit.

@@ -99,6 +99,10 @@ func bindJSON(c echo.Context, v any) error {
 	if err != nil {
 		return err
 	}
+	body = bytes.TrimPrefix(body, []byte("\xEF\xBB\xBF"))
+	if err := checkUTF8(body); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -263,6 +267,9 @@ func baselineName(c echo.Context) (string, error) {
 	name, err := url.PathUnescape(c.Param("*"))
 	if err != nil {
 		return "", &Error{Status: http.StatusBadRequest, Field: "name", Message: fmt.Sprintf("baseline name %q: %v", c.Param("*"), err)}
+	}
+	if err := runner.CheckText(name, runner.MaxLabelBytes); err != nil {
+		return "", &Error{Status: http.StatusBadRequest, Field: "name", Message: fmt.Sprintf("baseline name %+q %v", name, err)}
 	}
 	return name, nil
 }
@@ -435,6 +442,11 @@ func thresholdBody(c echo.Context) (runner.Threshold, error) {
 	th := runner.Threshold{Benchmark: v.Benchmark, Unit: v.Unit, Kind: runner.ThresholdKind(v.Kind), Warn: v.Warn, Note: v.Note}
 	if th.Benchmark == "" {
 		return th, &Error{Status: http.StatusUnprocessableEntity, Field: "benchmark", Message: "benchmark (a regular expression matching whole names) is required"}
+	}
+	for _, f := range []struct{ name, v string }{{"benchmark", th.Benchmark}, {"unit", th.Unit}, {"kind", v.Kind}, {"note", th.Note}} {
+		if err := runner.CheckText(f.v, runner.MaxNameBytes); err != nil {
+			return th, &Error{Status: http.StatusUnprocessableEntity, Field: f.name, Message: fmt.Sprintf("%s %+q %v", f.name, f.v, err)}
+		}
 	}
 	if _, err := runner.NewRules([]runner.Threshold{th}); err != nil {
 		return th, &Error{Status: http.StatusUnprocessableEntity, Field: "benchmark", Message: err.Error()}

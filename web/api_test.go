@@ -71,20 +71,20 @@ func TestIngestEndToEnd(t *testing.T) {
 	}
 
 	// The first run has nothing to compare with.
-	status, first, raw := post(out, "branch=main&commit=c1")
+	status, first, raw := post(out, "branch=main&commit=c111111")
 	if status != 201 || first.RunID == 0 || first.Baseline != nil || len(first.Verdicts) != 11 || first.URL != fmt.Sprintf("/runs/%d", first.RunID) {
 		t.Fatalf("for the first run, got %d %s, want 201 with 11 verdicts and no baseline", status, raw)
 	}
 
 	// The same output again: compared with main's recent history (the first run), nothing regressed.
-	status, second, raw := post(out, "branch=main&commit=c2")
+	status, second, raw := post(out, "branch=main&commit=c222222")
 	if status != 201 || second.Baseline == nil || second.Baseline.RunID != first.RunID || second.Baseline.Source != "history:main" ||
 		second.Counts["regressed"] != 0 || len(second.Alerts) != 0 {
 		t.Fatalf("for an unchanged run, got %d %s, want 201 compared with the history of main (run %d), no regression", status, raw, first.RunID)
 	}
 
 	// Create/n=1000 three times slower: regressed, an alert stored.
-	status, third, raw := post(slowed(out, "Create/n=1000", 3), "branch=main&commit=c3")
+	status, third, raw := post(slowed(out, "Create/n=1000", 3), "branch=main&commit=c333333")
 	if status != 201 || third.Status != "regressed" || len(third.Alerts) == 0 {
 		t.Fatalf("for a slowed run, got %d %s, want 201 regressed with an alert", status, raw)
 	}
@@ -107,7 +107,7 @@ func TestIngestEndToEnd(t *testing.T) {
 	if status, raw := e.api(t, "GET", fmt.Sprintf("/api/v1/projects/sessioncore/runs/%d?samples=1", third.RunID), e.token, "", "", &got); status != 200 {
 		t.Fatalf("GET run: %d %s", status, raw)
 	}
-	if got.Run.Commit != "c3" || got.Run.Branch != "main" || len(got.Results) != 11 || len(got.Results[0].Samples) != 8 || len(got.Alerts) != len(third.Alerts) {
+	if got.Run.Commit != "c333333" || got.Run.Branch != "main" || len(got.Results) != 11 || len(got.Results[0].Samples) != 8 || len(got.Alerts) != len(third.Alerts) {
 		t.Errorf("for GET run, got %+v, want commit c3, 11 results with 8 samples, %d alerts", got, len(third.Alerts))
 	}
 	var alerts struct{ Alerts []AlertView }
@@ -125,7 +125,7 @@ func TestIngestEndToEnd(t *testing.T) {
 
 	// Still slow: against the recent history, which holds the slowed run, the change is less
 	// clear, but the alert stays active (the code is no faster than before the change).
-	if status, _, raw = post(slowed(out, "Create/n=1000", 3), "branch=main&commit=c3b"); status != 201 {
+	if status, _, raw = post(slowed(out, "Create/n=1000", 3), "branch=main&commit=c3b3b3b"); status != 201 {
 		t.Fatalf("for a second slow run, got %d %s", status, raw)
 	}
 	e.api(t, "GET", "/api/v1/projects/sessioncore/alerts?status=active", e.token, "", "", &alerts)
@@ -140,7 +140,7 @@ func TestIngestEndToEnd(t *testing.T) {
 	}
 
 	// Back to normal speed: the alert is resolved.
-	if status, _, raw = post(out, "branch=main&commit=c4"); status != 201 {
+	if status, _, raw = post(out, "branch=main&commit=c444444"); status != 201 {
 		t.Fatalf("for a recovered run, got %d %s", status, raw)
 	}
 	e.api(t, "GET", "/api/v1/projects/sessioncore/alerts?status=resolved", e.token, "", "", &alerts)
@@ -278,7 +278,7 @@ func TestIngestRefusals(t *testing.T) {
 		t.Errorf("after refused posts, got %d runs stored, want 0", len(runs))
 	}
 	// A JSON run with a single sample (no confidence interval) is stored.
-	one := `{"branch":"main","testbed":"ci","commit":"abc","results":[{"name":"A/n=1","unit":"sec/op","samples":[1.5e-6]}]}`
+	one := `{"branch":"main","testbed":"ci","commit":"abc1234","results":[{"name":"A/n=1","unit":"sec/op","samples":[1.5e-6]}]}`
 	if status, raw := e.api(t, "POST", "/api/v1/projects/sessioncore/runs", e.token, "application/json", one, nil); status != 201 {
 		t.Errorf("for a one-sample JSON run, got %d %s, want 201", status, raw)
 	}

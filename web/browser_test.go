@@ -203,8 +203,8 @@ func TestPagesInBrowser(t *testing.T) {
 		const x = echarts.getInstanceByDom(document.getElementById("history_chart")).getOption().xAxis[0];
 		return [x.type].concat(x.data);
 	})()`))
-	if err != nil || strings.Join(axis, " ") != "category c1 c2" {
-		t.Errorf("with x=commit, got x-axis %q (%v), want a category axis of commits c1 c2", axis, err)
+	if err != nil || strings.Join(axis, " ") != "category c111111 c222222" {
+		t.Errorf("with x=commit, got x-axis %q (%v), want a category axis of commits c111111 c222222", axis, err)
 	}
 	tip, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => {
 		const el = document.getElementById("history_chart"), c = echarts.getInstanceByDom(el);

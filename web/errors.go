@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
 
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/labstack/echo/v4"
 
 	"github.com/benchd/benchd/db"
@@ -94,40 +92,10 @@ func (s *Server) classify(err error) *Error {
 		// The client went away; 499 is nginx's "client closed request", never seen by it.
 		return &Error{Status: 499, Message: "request cancelled", Err: err}
 	}
-	if isUnavailable(err) {
+	if errors.Is(err, db.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
 		return &Error{Status: http.StatusServiceUnavailable, Message: "database unavailable, retry later", Err: err}
 	}
 	return &Error{Status: http.StatusInternalServerError, Message: "internal error", Err: err}
-}
-
-// isUnavailable reports whether err means the database (or another dependency) cannot be
-// reached right now: connection refused or reset, a dial/acquire timeout, a server shutting
-// down. Such errors are a 503, which clients retry.
-func isUnavailable(err error) bool {
-	if err == nil {
-		return false
-	}
-	var ce *pgconn.ConnectError
-	if errors.As(err, &ce) {
-		return true
-	}
-	var ne net.Error
-	if errors.As(err, &ne) {
-		return true
-	}
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) {
-		// Class 08: connection exception; 57P01-03: admin shutdown, crash shutdown, cannot connect now.
-		return strings.HasPrefix(pe.Code, "08") || pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03"
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return true
-	}
-	if pgconn.SafeToRetry(err) {
-		return true
-	}
-	msg := err.Error()
-	return strings.Contains(msg, "conn closed") || strings.Contains(msg, "connection reset") || strings.Contains(msg, "unexpected EOF")
 }
 
 // handleError is Echo's HTTPErrorHandler: the one place where errors become responses.

@@ -12,8 +12,10 @@ import (
 	"net/textproto"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/perf/benchfmt"
+	"golang.org/x/perf/benchunit"
 
 	"github.com/benchd/benchd/db"
 	"github.com/benchd/benchd/runner"
@@ -107,11 +109,14 @@ func decodeRun(r *http.Request, lim limits) (*RunInput, error) {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
+		var we *Error
+		if errors.As(err, &mbe) || errors.As(err, &we) {
 			return nil, err
 		}
 		return nil, &Error{Status: http.StatusBadRequest, Message: "reading request body", Err: err}
 	}
+	// A UTF-8 byte-order mark (PowerShell's Out-File, some editors) is no part of the run.
+	body = bytes.TrimPrefix(body, []byte("\xEF\xBB\xBF"))
 	in := &RunInput{}
 	switch mt {
 	case "text/plain":
@@ -144,6 +149,9 @@ func decodeRun(r *http.Request, lim limits) (*RunInput, error) {
 // decodeJSONRun decodes a JSON run strictly: unknown fields and trailing data are refused
 // with the line they are on.
 func decodeJSONRun(body []byte, in *RunInput) error {
+	if err := checkUTF8(body); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	var jr jsonRun
@@ -160,18 +168,48 @@ func decodeJSONRun(body []byte, in *RunInput) error {
 		in.Config = append(in.Config, runner.ConfigLine{Key: c.Key, Value: c.Value})
 	}
 	for i, r := range jr.Results {
-		res := runner.Result{Name: r.Name, Procs: r.Procs, Pkg: r.Pkg, Unit: r.Unit, Samples: r.Samples}
+		// Units are tidied as the text parser tidies them (ns/op → sec/op, MB/s → B/s), so a
+		// benchmark posted as JSON and as text is one series.
+		unit, samples := r.Unit, r.Samples
+		if runner.CheckUnit(unit) == nil {
+			var factor float64
+			factor, unit = benchunit.Tidy(1, r.Unit)
+			if factor != 1 {
+				samples = make([]float64, len(r.Samples))
+				for j, v := range r.Samples {
+					samples[j] = v * factor
+				}
+			}
+		}
+		res := runner.Result{Name: r.Name, Procs: r.Procs, Pkg: r.Pkg, Unit: unit, Samples: samples}
 		if r.Better != nil {
 			if *r.Better < -1 || *r.Better > 1 {
 				return &Error{Status: http.StatusUnprocessableEntity, Field: fmt.Sprintf("results[%d].better", i), Message: "better must be -1 (lower is better), 0 or 1 (higher is better)"}
 			}
 			res.Better = runner.Direction(*r.Better)
 		} else {
-			res.Better = runner.Direction(benchfmt.UnitMetadataMap{}.GetBetter(r.Unit))
+			res.Better = runner.Direction(benchfmt.UnitMetadataMap{}.GetBetter(unit))
 		}
 		in.Results = append(in.Results, res)
 	}
 	return nil
+}
+
+// checkUTF8 refuses a JSON body that is not UTF-8, as JSON must be (RFC 8259): encoding/json
+// would silently store U+FFFD in place of the bad bytes.
+func checkUTF8(body []byte) error {
+	if utf8.Valid(body) {
+		return nil
+	}
+	i := 0
+	for i < len(body) {
+		r, n := utf8.DecodeRune(body[i:])
+		if r == utf8.RuneError && n <= 1 {
+			break
+		}
+		i += n
+	}
+	return &Error{Status: http.StatusBadRequest, Line: lineAt(body, int64(i)), Message: fmt.Sprintf("malformed JSON: JSON is not valid UTF-8 (byte %d is %#02x)", i+1, body[i])}
 }
 
 // jsonError turns a json decoding error into a 400 that names the line.
@@ -276,13 +314,30 @@ func validateRun(in *RunInput, lim limits) error {
 	}
 	for _, f := range []struct {
 		name, v string
-		max     int
-	}{{"branch", in.Branch, 500}, {"commit", in.Commit, 200}, {"testbed", in.Testbed, 200}, {"suite", in.Suite, 200}, {"idempotency_key", in.IdempotencyKey, 200}} {
-		if len(f.v) > f.max {
-			return &Error{Status: http.StatusUnprocessableEntity, Field: f.name, Message: fmt.Sprintf("%s is %d bytes long, the limit is %d", f.name, len(f.v), f.max)}
+		check   func(string) error
+	}{
+		{"branch", in.Branch, runner.CheckBranch},
+		{"commit", in.Commit, runner.CheckCommit},
+		{"testbed", in.Testbed, label},
+		{"suite", in.Suite, label},
+		{"idempotency_key", in.IdempotencyKey, label},
+	} {
+		if err := f.check(f.v); err != nil {
+			return &Error{Status: http.StatusUnprocessableEntity, Field: f.name, Message: f.name + " " + err.Error()}
 		}
-		if strings.ContainsAny(f.v, "\x00\n\r") {
-			return &Error{Status: http.StatusUnprocessableEntity, Field: f.name, Message: f.name + " contains a control character"}
+	}
+	if !in.StartedAt.IsZero() && !in.FinishedAt.IsZero() && in.FinishedAt.Before(in.StartedAt) {
+		return &Error{Status: http.StatusUnprocessableEntity, Field: "finished_at", Message: fmt.Sprintf("finished_at %s is before started_at %s", in.FinishedAt.Format(time.RFC3339), in.StartedAt.Format(time.RFC3339))}
+	}
+	for i, c := range in.Config {
+		if err := runner.CheckConfig(c.Key, c.Value); err != nil {
+			e := &Error{Status: http.StatusUnprocessableEntity, Message: "config line " + err.Error()}
+			if in.Output != "" {
+				e.Line = findConfigLine(in.Output, c.Key)
+			} else {
+				e.Field = fmt.Sprintf("config[%d]", i)
+			}
+			return e
 		}
 	}
 	if len(in.Results) == 0 {
@@ -296,6 +351,9 @@ func validateRun(in *RunInput, lim limits) error {
 		in.Testbed = db.TestbedOf(in.Config).Name
 		if in.Testbed == "" {
 			return &Error{Status: http.StatusUnprocessableEntity, Field: "testbed", Message: "testbed is required when the output has no goos/goarch config lines"}
+		}
+		if err := label(in.Testbed); err != nil {
+			return &Error{Status: http.StatusUnprocessableEntity, Field: "testbed", Message: "testbed made of the goos, goarch and cpu config lines " + err.Error() + ": name one with the testbed parameter"}
 		}
 	}
 	if len(in.Results) > lim.maxResults {
@@ -316,13 +374,20 @@ func validateRun(in *RunInput, lim limits) error {
 			e.Message = fmt.Sprintf("benchmark %q unit %q: ", r.Name, r.Unit) + fmt.Sprintf(format, args...)
 			return e
 		}
-		switch {
-		case r.Name == "" || strings.ContainsAny(r.Name, "\x00\n\r") || len(r.Name) > 1000:
+		if err := runner.CheckName(r.Name); err != nil {
 			e := where()
-			e.Message = "benchmark name is empty, too long or contains a control character"
+			e.Message = fmt.Sprintf("benchmark name %+q %v", r.Name, err)
 			return e
-		case r.Unit == "":
-			return refuse("unit is empty")
+		}
+		if err := runner.CheckUnit(r.Unit); err != nil {
+			e := where()
+			e.Message = fmt.Sprintf("benchmark %q unit %+q %v", r.Name, r.Unit, err)
+			return e
+		}
+		if err := label(r.Pkg); err != nil {
+			return refuse("pkg %v", err)
+		}
+		switch {
 		case r.Procs < 0:
 			return refuse("procs is negative")
 		case len(r.Samples) == 0:
@@ -354,6 +419,21 @@ func (in *RunInput) Validate(maxResults int) error {
 		maxResults = int(^uint(0) >> 1)
 	}
 	return validateRun(in, limits{maxResults: maxResults, maxSamples: int(^uint(0) >> 1)})
+}
+
+// label checks a testbed, suite, package or idempotency key: text of at most
+// runner.MaxLabelBytes.
+func label(s string) error { return runner.CheckText(s, runner.MaxLabelBytes) }
+
+// findConfigLine returns the 1-based line of the first "key:" config line in output (0 when
+// not found).
+func findConfigLine(output, key string) int {
+	for i, l := range strings.Split(output, "\n") {
+		if strings.HasPrefix(strings.TrimPrefix(l, "\uFEFF"), key+":") {
+			return i + 1
+		}
+	}
+	return 0
 }
 
 // findBenchLine returns the 1-based line of the first benchmark line of name in output (0 when

@@ -29,12 +29,12 @@ func TestDecodeRunText(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := newPost(t, "/x?branch=main&commit=abc123", "text/plain; charset=utf-8", string(out), "X-Benchd-Suite", "quick", "Idempotency-Key", "ci-42")
+	r := newPost(t, "/x?branch=main&commit=abc1234", "text/plain; charset=utf-8", string(out), "X-Benchd-Suite", "quick", "Idempotency-Key", "ci-42")
 	in, err := decodeRun(r, testLimits)
 	if err != nil {
 		t.Fatalf("decodeRun: %v", err)
 	}
-	if in.Branch != "main" || in.Commit != "abc123" || in.Suite != "quick" || in.Trigger != "ci" || in.IdempotencyKey != "ci-42" {
+	if in.Branch != "main" || in.Commit != "abc1234" || in.Suite != "quick" || in.Trigger != "ci" || in.IdempotencyKey != "ci-42" {
 		t.Errorf("for metadata, got %+v", in)
 	}
 	if !strings.HasPrefix(in.Testbed, "linux/amd64/") {

@@ -30,7 +30,7 @@ func stepRun(t *testing.T, rng *rand.Rand, i, stepAt, backAt int, branch string)
 		create *= 1.25
 	}
 	body := map[string]any{
-		"branch": branch, "commit": fmt.Sprintf("c%02d", i), "testbed": "tb",
+		"branch": branch, "commit": fmt.Sprintf("c%06d", i), "testbed": "tb",
 		"started_at": time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Hour),
 		"results": []map[string]any{
 			{"name": "Create/n=100", "unit": "sec/op", "samples": noisy(create)},
@@ -98,7 +98,7 @@ func TestStepRaisesOneAlertUntilFixed(t *testing.T) {
 				t.Fatalf("after 60 runs, got %d active alerts %+v, want exactly one (Create/n=100 sec/op)", len(alerts), alerts)
 			}
 			a := alerts[0]
-			if a.Benchmark != "Create/n=100" || a.Unit != "sec/op" || a.Commit != "c40" || a.LastGoodCommit != "c39" {
+			if a.Benchmark != "Create/n=100" || a.Unit != "sec/op" || a.Commit != "c000040" || a.LastGoodCommit != "c000039" {
 				t.Errorf("got alert %s %s at %s..%s, want Create/n=100 sec/op at c39..c40", a.Benchmark, a.Unit, a.LastGoodCommit, a.Commit)
 			}
 			if a.Runs != 21 || a.LastRunID != last.RunID || a.Delta < 0.20 || a.Delta > 0.30 || a.LatestDelta < 0.20 {
@@ -112,8 +112,8 @@ func TestStepRaisesOneAlertUntilFixed(t *testing.T) {
 			if dash.Latest == nil || dash.Latest.ID != last.RunID || len(dash.OpenRegressions) != 1 {
 				t.Fatalf("dashboard at run 60: got latest %+v and open regressions %+v, want run %d and one", dash.Latest, dash.OpenRegressions, last.RunID)
 			}
-			if o := dash.OpenRegressions[0]; o.Name != "Create/n=100" || o.Unit != "sec/op" || o.FirstBadCommit != "c40" ||
-				o.LastGoodCommit != "c39" || o.Delta < 0.20 || o.Link == "" {
+			if o := dash.OpenRegressions[0]; o.Name != "Create/n=100" || o.Unit != "sec/op" || o.FirstBadCommit != "c000040" ||
+				o.LastGoodCommit != "c000039" || o.Delta < 0.20 || o.Link == "" {
 				t.Errorf("dashboard open regression: got %+v, want Create/n=100 sec/op c39..c40 about +25%%", o)
 			}
 
@@ -171,8 +171,8 @@ func TestFeatureBranchComparesWithStartPoint(t *testing.T) {
 		}
 	}
 	body := scaleCreate(t, stepRun(t, rng, 9, 99, 0, "feature"), 1.08)
-	rep := post(body, "start_point=main&start_point_commit=c05")
-	if rep.Baseline == nil || rep.Baseline.Source != "start_point:main" || rep.Baseline.RunID != fork.RunID || rep.Baseline.Commit != "c05" {
+	rep := post(body, "start_point=main&start_point_commit=c000005")
+	if rep.Baseline == nil || rep.Baseline.Source != "start_point:main" || rep.Baseline.RunID != fork.RunID || rep.Baseline.Commit != "c000005" {
 		t.Fatalf("first run of the feature branch: got baseline %+v, want main's run %d at c05", rep.Baseline, fork.RunID)
 	}
 	got := map[string]string{}

@@ -22,6 +22,9 @@ type Metrics struct {
 	IngestedResults prometheus.Counter
 	// JobSeconds is the duration of benchmark jobs by kind and outcome (ok, error, cancelled).
 	JobSeconds *prometheus.HistogramVec
+	// JobFailures counts failed job attempts by River kind and what follows: retried,
+	// discarded (out of attempts), cancelled (cannot succeed) or interrupted (shutdown).
+	JobFailures *prometheus.CounterVec
 	// WebhookDeliveries counts GitHub deliveries by event and what was done (queued, ignored, duplicate).
 	WebhookDeliveries *prometheus.CounterVec
 }
@@ -53,11 +56,14 @@ func NewMetrics(reg prometheus.Registerer, alerts AlertCounter) *Metrics {
 			Name: "benchd_job_duration_seconds", Help: "Benchmark job duration by kind and outcome.",
 			Buckets: []float64{1, 5, 10, 30, 60, 120, 300, 600, 1800},
 		}, []string{"kind", "outcome"}),
+		JobFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "benchd_job_failures_total", Help: "Failed job attempts by kind and outcome (retried, discarded, cancelled, interrupted).",
+		}, []string{"kind", "outcome"}),
 		WebhookDeliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "benchd_webhook_deliveries_total", Help: "GitHub webhook deliveries by event and action taken.",
 		}, []string{"event", "action"}),
 	}
-	reg.MustRegister(m.Requests, m.RequestSeconds, m.IngestedRuns, m.IngestedResults, m.JobSeconds, m.WebhookDeliveries,
+	reg.MustRegister(m.Requests, m.RequestSeconds, m.IngestedRuns, m.IngestedResults, m.JobSeconds, m.JobFailures, m.WebhookDeliveries,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if alerts != nil {
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{

@@ -53,7 +53,11 @@ func (p *proxy) serve(c net.Conn) {
 	p.mu.Lock()
 	target := p.target
 	p.mu.Unlock()
-	b, err := net.DialTimeout("tcp", target, time.Second)
+	network := "tcp"
+	if strings.HasPrefix(target, "/") {
+		network = "unix"
+	}
+	b, err := net.DialTimeout(network, target, time.Second)
 	if err != nil {
 		c.Close()
 		return
@@ -81,13 +85,18 @@ func (p *proxy) closeAll() {
 	p.conns = map[net.Conn]bool{}
 }
 
-func hostPort(t *testing.T, dbURL string) string {
+// socketOf returns the unix socket of an embedded cluster's URL (host=/dir&port=N).
+func socketOf(t *testing.T, dbURL string) string {
 	t.Helper()
 	u, err := url.Parse(dbURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return u.Host
+	q := u.Query()
+	if !strings.HasPrefix(q.Get("host"), "/") {
+		t.Fatalf("cluster URL %s: want a unix socket", dbURL)
+	}
+	return filepath.Join(q.Get("host"), ".s.PGSQL."+q.Get("port"))
 }
 
 // TestDatabaseRestart stops PostgreSQL while requests arrive: they fail with 503 (never a
@@ -121,8 +130,8 @@ func TestDatabaseRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.Close()
-	px := newProxy(t, hostPort(t, cluster.URL()))
-	viaProxy := strings.Replace(cluster.URL(), hostPort(t, cluster.URL()), px.ln.Addr().String(), 1)
+	px := newProxy(t, socketOf(t, cluster.URL()))
+	viaProxy := "postgres://postgres@" + px.ln.Addr().String() + "/benchd?sslmode=disable"
 	store, err := db.Open(ctx, viaProxy, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -165,7 +174,7 @@ func TestDatabaseRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cluster.Stop() })
-	px.setTarget(hostPort(t, cluster.URL()))
+	px.setTarget(socketOf(t, cluster.URL()))
 	deadline := time.Now().Add(20 * time.Second)
 	var status int
 	var raw string

@@ -15,10 +15,10 @@ func seedRegression(t *testing.T, e *env) IngestReply {
 	t.Helper()
 	out := readBench(t) + "BenchmarkX" + xssName + "-2 \t 100 \t 10 ns/op\n"
 	var first, second IngestReply
-	if status, raw := e.api(t, "POST", "/api/v1/projects/sessioncore/runs?branch=main&commit=c1&testbed=bench", e.token, "text/plain", out, &first); status != 201 {
+	if status, raw := e.api(t, "POST", "/api/v1/projects/sessioncore/runs?branch=main&commit=c111111&testbed=bench", e.token, "text/plain", out, &first); status != 201 {
 		t.Fatalf("seeding: %d %s", status, raw)
 	}
-	if status, raw := e.api(t, "POST", "/api/v1/projects/sessioncore/runs?branch=main&commit=c2&testbed=bench", e.token, "text/plain", slowed(out, "Create/n=1000", 3), &second); status != 201 || second.Status != "regressed" {
+	if status, raw := e.api(t, "POST", "/api/v1/projects/sessioncore/runs?branch=main&commit=c222222&testbed=bench", e.token, "text/plain", slowed(out, "Create/n=1000", 3), &second); status != 201 || second.Status != "regressed" {
 		t.Fatalf("seeding the regression: %d %s", status, raw)
 	}
 	return second
@@ -40,7 +40,7 @@ func TestPagesRender(t *testing.T) {
 		{"/alerts", 200, []string{"Create/n=1000", "regression"}},
 		{"/alerts?status=active", 200, []string{"Create/n=1000"}},
 		{bench, 200, []string{"history_chart", "Create/n=1000", "alert", "echarts.init"}},
-		{bench + "&x=commit", 200, []string{`"type":"category"`, `"categories":["c1","c2"]`, `"commit":"c2","run":`, `"status":"regressed"`, `id="x-time"`}},
+		{bench + "&x=commit", 200, []string{`"type":"category"`, `"categories":["c111111","c222222"]`, `"commit":"c222222","run":`, `"status":"regressed"`, `id="x-time"`}},
 		{bench + "&x=bogus", 400, []string{"time or commit"}},
 		{xss, 200, []string{"&lt;script&gt;alert(1)&lt;/script&gt;"}},
 		{fmt.Sprintf("/compare?old=%d&new=%d", rep.Baseline.RunID, rep.RunID), 200, []string{`data-status="regressed"`, "Create/n=1000", "1 regressed"}},
@@ -80,7 +80,7 @@ func TestBenchmarkPageChangePoint(t *testing.T) {
 			body = slowed(out, "Lookup", 3)
 		}
 		var rep IngestReply
-		if status, raw := e.api(t, "POST", fmt.Sprintf("/api/v1/projects/sessioncore/runs?branch=main&testbed=bench&commit=c%d", i), e.token, "text/plain", body, &rep); status != 201 {
+		if status, raw := e.api(t, "POST", fmt.Sprintf("/api/v1/projects/sessioncore/runs?branch=main&testbed=bench&commit=c%06d", i), e.token, "text/plain", body, &rep); status != 201 {
 			t.Fatalf("post %d: %d %s", i, status, raw)
 		}
 		ids = append(ids, rep.RunID)
@@ -97,7 +97,7 @@ func TestBenchmarkPageChangePoint(t *testing.T) {
 	// By commit with the overlay: one category per run of either branch, in run order (the
 	// feature run, posted last and without a commit, is labelled by its run).
 	_, _, byCommit := do(t, "GET", e.ts.URL+u+"&x=commit", nil)
-	wantCats := `"categories":["c0","c1","c2","c3","c4","c5","c6","c7","c8","c9","c10","c11","#`
+	wantCats := `"categories":["c000000","c000001","c000002","c000003","c000004","c000005","c000006","c000007","c000008","c000009","c000010","c000011","#`
 	if !strings.Contains(byCommit, wantCats) || !strings.Contains(byCommit, `"name":"median on feature"`) {
 		t.Errorf("for ?overlay=feature&x=commit, the page lacks %s… or the overlay series", wantCats)
 	}

@@ -31,7 +31,9 @@ type Config struct {
 	MaxBodyBytes int64
 	// MaxBenchmarks caps the results (benchmark × unit) of one posted run. Default 10,000.
 	MaxBenchmarks int
-	// RequestTimeout bounds a request's database work. Default 30s.
+	// RequestTimeout bounds a request from its first handler to its reply: past it the
+	// request's context ends, database calls stop and the reply is 503 with Retry-After.
+	// Default 10s.
 	RequestTimeout time.Duration
 	// ShutdownTimeout is how long in-flight requests get to finish on shutdown. Default 15s.
 	ShutdownTimeout time.Duration
@@ -60,7 +62,7 @@ func (c Config) withDefaults() Config {
 		c.MaxBenchmarks = 10000
 	}
 	if c.RequestTimeout <= 0 {
-		c.RequestTimeout = 30 * time.Second
+		c.RequestTimeout = 10 * time.Second
 	}
 	if c.ShutdownTimeout <= 0 {
 		c.ShutdownTimeout = 15 * time.Second
@@ -143,7 +145,10 @@ func New(cfg Config, deps Deps) (*Server, error) {
 			return fmt.Errorf("handler panicked: %w", err)
 		},
 	}))
+	e.Use(s.deadline)
 	e.Use(s.limitBody)
+	e.Use(s.decodeBody)
+	e.Use(checkQuery)
 	// Pages and API reads go gzipped to clients that accept it: a dashboard of 200 benchmarks
 	// is ~230 KB of HTML and ~38 KB gzipped. BestSpeed: most of the gain for ~1 ms a page.
 	// Static assets are compressed once at start (assets.go); /metrics compresses itself. The
@@ -207,6 +212,22 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// deadline gives every request but /readyz (which has its own, shorter one) a context that
+// ends after Config.RequestTimeout: database calls past it fail with db.ErrUnavailable, and
+// the error handler answers 503 with Retry-After.
+func (s *Server) deadline(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		if req.URL.Path == "/readyz" || req.URL.Path == "/healthz" {
+			return next(c)
+		}
+		ctx, cancel := context.WithTimeout(req.Context(), s.cfg.RequestTimeout)
+		defer cancel()
+		c.SetRequest(req.WithContext(ctx))
+		return next(c)
+	}
+}
+
 // limitBody caps the request body at Config.MaxBodyBytes; reading past it fails with
 // *http.MaxBytesError, which the error handler maps to 413. A declared Content-Length over
 // the cap is refused before reading.
@@ -225,12 +246,22 @@ func (s *Server) healthz(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// readyz answers 200 when the database is reachable and its schema current, 503 otherwise.
+// readyzTimeout bounds /readyz: a load balancer's check must get an answer, even from a
+// frozen database.
+const readyzTimeout = 900 * time.Millisecond
+
+// readyz answers 200 when the database is reachable and its schema current, 503 otherwise,
+// within readyzTimeout. The reply says only which of the two is wrong: the cause (host, port,
+// user of the connection) is logged, never sent to a client without a token.
 func (s *Server) readyz(c echo.Context) error {
-	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(c.Request().Context(), readyzTimeout)
 	defer cancel()
 	if err := s.store.Ping(ctx); err != nil {
-		return &Error{Status: http.StatusServiceUnavailable, Message: "not ready: " + err.Error(), Err: err}
+		msg := "database unavailable"
+		if errors.Is(err, db.ErrStaleSchema) {
+			msg = "database schema is not the one this benchd needs (run `benchd migrate up`)"
+		}
+		return &Error{Status: http.StatusServiceUnavailable, Message: msg, Err: err}
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
 }

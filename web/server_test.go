@@ -40,6 +40,12 @@ func newEnvStore(t *testing.T, store *db.Store, tok string) *env {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
+	return newEnvStoreServer(t, s, tok)
+}
+
+// newEnvStoreServer serves s (whose store holds project sessioncore and token tok).
+func newEnvStoreServer(t *testing.T, s *Server, tok string) *env {
+	t.Helper()
 	ts := httptest.NewServer(s)
 	t.Cleanup(ts.Close)
 	return &env{srv: s, ts: ts, token: tok, project: "sessioncore"}
@@ -109,7 +115,10 @@ func TestOperationalEndpoints(t *testing.T) {
 	check("/metrics", 200, `benchd_http_requests_total{code="200",method="GET",route="/healthz"} 1`)
 	check("/metrics", 200, "benchd_alerts_open 0")
 	e.db.Store.Close()
-	check("/readyz", 503, "not ready")
+	check("/readyz", 503, `{"error":{"status":503,"message":"database unavailable","request_id"`)
+	if _, _, body := do(t, "GET", ts.URL+"/readyz", nil); strings.Contains(body, "127.0.0.1") || strings.Contains(body, "postgres") {
+		t.Errorf("for GET /readyz of a closed store, got %q, want no connection details", body)
+	}
 }
 
 func TestErrorResponses(t *testing.T) {

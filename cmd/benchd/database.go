@@ -53,7 +53,9 @@ func defaultDataDir(getenv func(string) string) string {
 // startDatabase returns the URL of the database to use: url itself when non-empty, otherwise
 // that of a private cluster started in dataDir/postgres. stop stops the cluster (a no-op for
 // a URL). Use it where a second pool is needed (River's); openDatabase for the Store.
-func startDatabase(ctx context.Context, url, dataDir string, logger *slog.Logger) (dbURL string, stop func(), err error) {
+// exclusive (serve, worker) refuses a cluster another live benchd runs instead of sharing it:
+// a long-running process must not lose its database when that other one ends.
+func startDatabase(ctx context.Context, url, dataDir string, logger *slog.Logger, exclusive bool) (dbURL string, stop func(), err error) {
 	if url != "" {
 		return url, func() {}, nil
 	}
@@ -63,10 +65,13 @@ func startDatabase(ctx context.Context, url, dataDir string, logger *slog.Logger
 	// The cluster outlives ctx (cancelled by SIGINT/SIGTERM) so that a server can drain its
 	// requests first: stop, which the caller defers, shuts it down (and a killed benchd takes
 	// it along through the parent-death signal).
-	c, err := embedpg.Start(context.WithoutCancel(ctx), embedpg.Config{DataDir: filepath.Join(dataDir, "postgres"), Logger: logger})
+	c, err := embedpg.Start(context.WithoutCancel(ctx), embedpg.Config{DataDir: filepath.Join(dataDir, "postgres"), Logger: logger, Exclusive: exclusive})
 	if err != nil {
 		if errors.Is(err, embedpg.ErrNoBinaries) {
 			return "", nil, fmt.Errorf("no database: %w", err)
+		}
+		if errors.Is(err, embedpg.ErrInUse) {
+			return "", nil, fmt.Errorf("starting the private PostgreSQL: %w", err)
 		}
 		return "", nil, fmt.Errorf("starting the private PostgreSQL in %s: %w", dataDir, err)
 	}
@@ -83,7 +88,7 @@ func startDatabase(ctx context.Context, url, dataDir string, logger *slog.Logger
 // named by url must be migrated with `benchd migrate up` first (a stale schema is refused).
 // closeFn closes the Store and stops the cluster.
 func openDatabase(ctx context.Context, url, dataDir string, logger *slog.Logger) (store *db.Store, closeFn func(), err error) {
-	dbURL, stop, err := startDatabase(ctx, url, dataDir, logger)
+	dbURL, stop, err := startDatabase(ctx, url, dataDir, logger, false)
 	if err != nil {
 		return nil, nil, err
 	}

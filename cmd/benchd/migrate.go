@@ -69,7 +69,7 @@ func cmdMigrate(ctx context.Context, args []string, env *environ) error {
 		return usageErrorf("migrate down: --steps must be at least 1 (or use --all)")
 	}
 	logger := cliLogger(env)
-	url, stop, err := startDatabase(ctx, dbf.url, dbf.dataDir, logger)
+	url, stop, err := startDatabase(ctx, dbf.url, dbf.dataDir, logger, false)
 	if err != nil {
 		return err
 	}

@@ -104,7 +104,7 @@ func TestOpenDatabase(t *testing.T) {
 		t.Errorf("after reopening, got projects %+v, %v, want [kept]", projects, err)
 	}
 
-	url, stop, err := startDatabase(ctx, "", dataDir, logger)
+	url, stop, err := startDatabase(ctx, "", dataDir, logger, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -78,6 +78,59 @@ type serveConfig struct {
 	logFormat string
 	// logLevel is debug, info, warn or error (BENCHD_LOG_LEVEL). Default info.
 	logLevel string
+	// requestTimeout bounds one HTTP request (BENCHD_REQUEST_TIMEOUT). Default 10s.
+	requestTimeout time.Duration
+	// dbMaxConns is the most database connections the Store opens (BENCHD_DB_MAX_CONNS).
+	// Default 10.
+	dbMaxConns int
+	// statementTimeout is PostgreSQL's statement_timeout for the Store's connections
+	// (BENCHD_STATEMENT_TIMEOUT). Default 30s.
+	statementTimeout time.Duration
+
+	// envErrs are the BENCHD_* variables that did not parse, reported by validate.
+	envErrs []string
+}
+
+// envInt returns the integer in variable key, or def when it is unset. A value that is not
+// an integer is recorded in c.envErrs (a usage error naming the variable) and def returned.
+func (c *serveConfig) envInt(env *environ, key string, def int64) int64 {
+	v := strings.TrimSpace(env.getenv(key))
+	if v == "" {
+		return def
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		c.envErrs = append(c.envErrs, fmt.Sprintf("%s=%q: want an integer", key, v))
+		return def
+	}
+	return n
+}
+
+// envDuration is envInt for durations ("90s", "1h").
+func (c *serveConfig) envDuration(env *environ, key string, def time.Duration) time.Duration {
+	v := strings.TrimSpace(env.getenv(key))
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		c.envErrs = append(c.envErrs, fmt.Sprintf("%s=%q: want a duration such as 90s or 1h", key, v))
+		return def
+	}
+	return d
+}
+
+// envBool is envInt for switches: 1, true, yes or on; 0, false, no or off.
+func (c *serveConfig) envBool(env *environ, key string) bool {
+	switch v := strings.ToLower(strings.TrimSpace(env.getenv(key))); v {
+	case "", "0", "false", "no", "off":
+		return false
+	case "1", "true", "yes", "on":
+		return true
+	default:
+		c.envErrs = append(c.envErrs, fmt.Sprintf("%s=%q: want 1 or 0 (true or false)", key, v))
+		return false
+	}
 }
 
 func envOr(env *environ, key, def string) string {
@@ -95,9 +148,9 @@ func (c *serveConfig) register(fs *flag.FlagSet, env *environ, server bool) {
 		fs.StringVar(&c.baseURL, "base-url", env.getenv("BENCHD_BASE_URL"), "external URL for links, e.g. https://bench.example.com (env BENCHD_BASE_URL)")
 		fs.StringVar(&c.webhookSecret, "webhook-secret", env.getenv("BENCHD_WEBHOOK_SECRET"), "GitHub webhook secret; empty disables the webhook (env BENCHD_WEBHOOK_SECRET)")
 		fs.StringVar(&c.webhookBranches, "webhook-branches", envOr(env, "BENCHD_WEBHOOK_BRANCHES", "main"), "comma-separated branches whose pushes queue a run (env BENCHD_WEBHOOK_BRANCHES)")
-		fs.BoolVar(&c.noWorker, "no-worker", env.getenv("BENCHD_NO_WORKER") == "1" || env.getenv("BENCHD_NO_WORKER") == "true", "do not run jobs in this process (env BENCHD_NO_WORKER=1)")
-		max, _ := strconv.ParseInt(envOr(env, "BENCHD_MAX_BODY", "8388608"), 10, 64)
-		fs.Int64Var(&c.maxBody, "max-body", max, "largest request body in bytes (env BENCHD_MAX_BODY)")
+		fs.BoolVar(&c.noWorker, "no-worker", c.envBool(env, "BENCHD_NO_WORKER"), "do not run jobs in this process (env BENCHD_NO_WORKER=1)")
+		fs.Int64Var(&c.maxBody, "max-body", c.envInt(env, "BENCHD_MAX_BODY", 8<<20), "largest request body in bytes, compressed or not (env BENCHD_MAX_BODY)")
+		fs.DurationVar(&c.requestTimeout, "request-timeout", c.envDuration(env, "BENCHD_REQUEST_TIMEOUT", 10*time.Second), "time limit of one HTTP request; past it the reply is 503 (env BENCHD_REQUEST_TIMEOUT)")
 	} else {
 		fs.StringVar(&c.metricsAddr, "metrics-addr", env.getenv("BENCHD_METRICS_ADDR"), "serve Prometheus /metrics on this address, e.g. 127.0.0.1:9101 (env BENCHD_METRICS_ADDR; default none)")
 	}
@@ -106,10 +159,10 @@ func (c *serveConfig) register(fs *flag.FlagSet, env *environ, server bool) {
 	fs.StringVar(&c.repo, "repo", env.getenv("BENCHD_REPO"), "repository jobs clone (env BENCHD_REPO; default: the git repository of the working directory)")
 	fs.StringVar(&c.branch, "branch", envOr(env, "BENCHD_BRANCH", "main"), "branch scheduled runs benchmark (env BENCHD_BRANCH)")
 	fs.StringVar(&c.schedule, "schedule", env.getenv("BENCHD_SCHEDULE"), `periodic runs: an interval ("6h") or cron ("0 3 * * *", UTC) (env BENCHD_SCHEDULE)`)
-	conc, _ := strconv.Atoi(envOr(env, "BENCHD_CONCURRENCY", "1"))
-	fs.IntVar(&c.concurrency, "concurrency", conc, "jobs run at once by this worker (env BENCHD_CONCURRENCY)")
-	jt, _ := time.ParseDuration(envOr(env, "BENCHD_JOB_TIMEOUT", "1h"))
-	fs.DurationVar(&c.jobTimeout, "job-timeout", jt, "time limit of one job (env BENCHD_JOB_TIMEOUT)")
+	fs.IntVar(&c.concurrency, "concurrency", int(c.envInt(env, "BENCHD_CONCURRENCY", 1)), "jobs run at once by this worker (env BENCHD_CONCURRENCY)")
+	fs.DurationVar(&c.jobTimeout, "job-timeout", c.envDuration(env, "BENCHD_JOB_TIMEOUT", time.Hour), "time limit of one job (env BENCHD_JOB_TIMEOUT)")
+	fs.IntVar(&c.dbMaxConns, "db-max-conns", int(c.envInt(env, "BENCHD_DB_MAX_CONNS", 10)), "most database connections of the store (env BENCHD_DB_MAX_CONNS)")
+	fs.DurationVar(&c.statementTimeout, "statement-timeout", c.envDuration(env, "BENCHD_STATEMENT_TIMEOUT", 30*time.Second), "PostgreSQL statement_timeout of the store's connections (env BENCHD_STATEMENT_TIMEOUT)")
 	fs.StringVar(&c.cacheDir, "cache-dir", env.getenv("BENCHD_CACHE_DIR"), "repository cache (env BENCHD_CACHE_DIR; default <data-dir>/repos)")
 	fs.StringVar(&c.testbed, "testbed", env.getenv("BENCHD_TESTBED"), "testbed name of this worker's runs (env BENCHD_TESTBED; default goos/goarch/cpu)")
 	fs.StringVar(&c.logFormat, "log-format", envOr(env, "BENCHD_LOG_FORMAT", "auto"), "log format: auto, text or json (env BENCHD_LOG_FORMAT)")
@@ -119,7 +172,7 @@ func (c *serveConfig) register(fs *flag.FlagSet, env *environ, server bool) {
 // validate checks the configuration and fills derived defaults. Every problem is a usage
 // error naming the flag and its variable.
 func (c *serveConfig) validate(server, worker bool) error {
-	var errs []string
+	errs := append([]string(nil), c.envErrs...)
 	if server {
 		if _, port, err := net.SplitHostPort(c.addr); err != nil || port == "" {
 			errs = append(errs, fmt.Sprintf("--addr %q (BENCHD_ADDR): want host:port", c.addr))
@@ -137,6 +190,9 @@ func (c *serveConfig) validate(server, worker bool) error {
 		if c.maxBody < 1024 {
 			errs = append(errs, fmt.Sprintf("--max-body %d (BENCHD_MAX_BODY): want at least 1024 bytes", c.maxBody))
 		}
+		if c.requestTimeout < 100*time.Millisecond {
+			errs = append(errs, fmt.Sprintf("--request-timeout %s (BENCHD_REQUEST_TIMEOUT): want at least 100ms", c.requestTimeout))
+		}
 	}
 	if c.metricsAddr != "" {
 		if _, port, err := net.SplitHostPort(c.metricsAddr); err != nil || port == "" {
@@ -153,6 +209,12 @@ func (c *serveConfig) validate(server, worker bool) error {
 	}
 	if c.concurrency < 1 || c.concurrency > 64 {
 		errs = append(errs, fmt.Sprintf("--concurrency %d (BENCHD_CONCURRENCY): want 1 to 64", c.concurrency))
+	}
+	if c.dbMaxConns < 2 || c.dbMaxConns > 1000 {
+		errs = append(errs, fmt.Sprintf("--db-max-conns %d (BENCHD_DB_MAX_CONNS): want 2 to 1000", c.dbMaxConns))
+	}
+	if c.statementTimeout < 100*time.Millisecond {
+		errs = append(errs, fmt.Sprintf("--statement-timeout %s (BENCHD_STATEMENT_TIMEOUT): want at least 100ms", c.statementTimeout))
 	}
 	if c.jobTimeout < time.Minute {
 		errs = append(errs, fmt.Sprintf("--job-timeout %s (BENCHD_JOB_TIMEOUT): want at least 1m", c.jobTimeout))
@@ -249,7 +311,7 @@ func serveOrWork(ctx context.Context, args []string, env *environ, server bool) 
 	}
 	log := cfg.logger(env)
 
-	dbURL, stopDB, err := startDatabase(ctx, cfg.db.url, cfg.db.dataDir, log)
+	dbURL, stopDB, err := startDatabase(ctx, cfg.db.url, cfg.db.dataDir, log, true)
 	if err != nil {
 		return err
 	}
@@ -265,7 +327,7 @@ func serveOrWork(ctx context.Context, args []string, env *environ, server bool) 
 			return fmt.Errorf("migrating the private PostgreSQL: %w", err)
 		}
 	}
-	store, err := db.Open(ctx, dbURL, log)
+	store, err := db.OpenWith(ctx, dbURL, db.Options{MaxConns: int32(cfg.dbMaxConns), StatementTimeout: cfg.statementTimeout, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -303,7 +365,7 @@ func serveOrWork(ctx context.Context, args []string, env *environ, server bool) 
 		for i := range branches {
 			branches[i] = strings.TrimSpace(branches[i])
 		}
-		wc := web.Config{BaseURL: cfg.baseURL, MaxBodyBytes: cfg.maxBody, WebhookSecret: cfg.webhookSecret,
+		wc := web.Config{BaseURL: cfg.baseURL, MaxBodyBytes: cfg.maxBody, RequestTimeout: cfg.requestTimeout, WebhookSecret: cfg.webhookSecret,
 			WebhookBranches: branches, WebhookSuite: cfg.suite, WebhookProject: cfg.project, WebhookRepo: webhookRepo(cfg)}
 		// Posted runs are judged by the rules of the project file in the working directory,
 		// when there is one (the database's rules of a project win: runner.RuleSource).
@@ -323,6 +385,7 @@ func serveOrWork(ctx context.Context, args []string, env *environ, server bool) 
 		worker.Store = store
 		if metrics != nil {
 			worker.JobSeconds = metrics.JobSeconds
+			worker.JobFailures = metrics.JobFailures
 		}
 		if err := client.Start(ctx); err != nil {
 			return fmt.Errorf("starting the worker: %w", err)

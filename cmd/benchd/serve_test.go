@@ -30,6 +30,17 @@ func TestServeConfigValidation(t *testing.T) {
 		{[]string{"--concurrency", "0"}, nil, "--concurrency"},
 		{[]string{"extra"}, nil, "unexpected arguments"},
 		{[]string{"--metrics-addr", "x"}, nil, "provided but not defined"}, // serve has /metrics itself
+		{nil, map[string]string{"BENCHD_CONCURRENCY": "abc"}, `BENCHD_CONCURRENCY="abc": want an integer`},
+		{nil, map[string]string{"BENCHD_MAX_BODY": "8MB"}, `BENCHD_MAX_BODY="8MB": want an integer`},
+		{nil, map[string]string{"BENCHD_JOB_TIMEOUT": "forever"}, `BENCHD_JOB_TIMEOUT="forever": want a duration`},
+		{nil, map[string]string{"BENCHD_REQUEST_TIMEOUT": "10"}, `BENCHD_REQUEST_TIMEOUT="10": want a duration`},
+		{nil, map[string]string{"BENCHD_STATEMENT_TIMEOUT": "soon"}, `BENCHD_STATEMENT_TIMEOUT="soon"`},
+		{nil, map[string]string{"BENCHD_DB_MAX_CONNS": "many"}, `BENCHD_DB_MAX_CONNS="many"`},
+		{nil, map[string]string{"BENCHD_NO_WORKER": "maybe"}, `BENCHD_NO_WORKER="maybe": want 1 or 0`},
+		{[]string{"--db-max-conns", "1"}, nil, "--db-max-conns 1 (BENCHD_DB_MAX_CONNS): want 2 to 1000"},
+		{[]string{"--request-timeout", "1ms"}, nil, "--request-timeout 1ms"},
+		// Every problem at once.
+		{nil, map[string]string{"BENCHD_CONCURRENCY": "abc", "BENCHD_MAX_BODY": "x"}, `BENCHD_MAX_BODY="x": want an integer; BENCHD_CONCURRENCY="abc": want an integer`},
 	} {
 		var stderr bytes.Buffer
 		env := &environ{stdin: strings.NewReader(""), stdout: io.Discard, stderr: &stderr,

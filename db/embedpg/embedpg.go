@@ -12,6 +12,15 @@
 // As root the server runs as the "postgres" user: the data directory is chowned to it and
 // every parent directory must be traversable by it (a 0700 home directory is not; /tmp and
 // /var/lib are).
+//
+// The cluster is private: it listens on no TCP port, only on a unix socket in a 0700
+// directory of its own, so only the user the server runs as (and root) can connect. Other
+// local users cannot reach the socket, and so cannot use the trust authentication the
+// cluster is initialised with.
+//
+// Note: a generated scram-sha-256 password kept in a 0600 file was the other way considered;
+// it keeps a TCP port open to every local process (and to brute force), and adds a secret to
+// rotate, for no gain: benchd always runs on the machine of its embedded cluster.
 package embedpg
 
 import (
@@ -19,7 +28,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -53,7 +61,16 @@ type Config struct {
 	StartTimeout time.Duration
 	// Logger receives start/stop events. Default: discard.
 	Logger *slog.Logger
+	// Exclusive refuses, with an error wrapping ErrInUse, a data directory whose server
+	// another live process launched, instead of sharing it: for long-running processes
+	// (`benchd serve`, `benchd worker`), which would lose their database when that other
+	// process ends. Default false: share it (`benchd token` beside a running serve).
+	Exclusive bool
 }
+
+// ErrInUse is returned by an Exclusive Start when another live process runs the data
+// directory's server.
+var ErrInUse = errors.New("the data directory's PostgreSQL is run by another process")
 
 // Cluster is a running PostgreSQL server started by Start.
 type Cluster struct {
@@ -163,6 +180,10 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 		// Another benchd (a `serve`, while `token create` runs) may be running this data
 		// directory's server: share it rather than stopping it as a leftover.
 		if u, pid, running := runningShared(startCtx, c.dataDir); running {
+			if cfg.Exclusive {
+				return nil, fmt.Errorf("%w: process %d (another benchd serve or worker) runs the PostgreSQL of %s: "+
+					"stop it first, or give this one another --data-dir or a --database-url", ErrInUse, pid, c.dataDir)
+			}
 			if err := ensureDatabase(startCtx, u, cfg.Database); err != nil {
 				return nil, err
 			}
@@ -179,16 +200,7 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 	if err := clearStalePid(c.dataDir, logger); err != nil {
 		return nil, err
 	}
-	for attempt := 0; ; attempt++ {
-		err = c.startServer(startCtx, bin, owner)
-		if err == nil {
-			break
-		}
-		// Another process may take the port between picking and binding it: try another.
-		if attempt < 3 && strings.Contains(err.Error(), "could not bind") {
-			c.exited = make(chan struct{})
-			continue
-		}
+	if err := c.startServer(startCtx, bin, owner); err != nil {
 		return nil, err
 	}
 	if !c.ephemeral {
@@ -205,7 +217,8 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 	return c, nil
 }
 
-// URL returns the cluster's connection URL (TCP on 127.0.0.1, user postgres, trust auth).
+// URL returns the cluster's connection URL: the unix socket in the cluster's private
+// directory (host=/dir), user postgres, trust authentication.
 func (c *Cluster) URL() string { return c.url }
 
 // DataDir returns the cluster's data directory.
@@ -287,14 +300,25 @@ func (c *Cluster) removeDirs() {
 	}
 }
 
-// startServer picks a free port, starts postgres and waits until it accepts connections.
+// socketPort is the port number in the name of the cluster's socket (.s.PGSQL.5432): the
+// socket directory is the cluster's own, so the number need not differ between clusters.
+const socketPort = 5432
+
+// socketURL is the URL of the server listening in sockDir.
+func socketURL(sockDir string, port int) string {
+	return fmt.Sprintf("postgres://postgres@/postgres?host=%s&port=%d&sslmode=disable", url.QueryEscape(sockDir), port)
+}
+
+// startServer starts postgres with no TCP listener (listen_addresses empty) and its socket in
+// c.sockDir, a 0700 directory owned by the server's user, and waits until it accepts
+// connections.
 func (c *Cluster) startServer(ctx context.Context, bin string, owner *owner) error {
-	port, err := freePort()
-	if err != nil {
-		return err
+	if err := os.Chmod(c.sockDir, 0o700); err != nil {
+		return fmt.Errorf("making the socket directory private: %w", err)
 	}
+	port := socketPort
 	args := []string{"-D", c.dataDir, "-k", c.sockDir, "-p", strconv.Itoa(port),
-		"-c", "listen_addresses=127.0.0.1", "-c", "logging_collector=off"}
+		"-c", "listen_addresses=", "-c", "unix_socket_permissions=0700", "-c", "logging_collector=off"}
 	if c.ephemeral {
 		// Test clusters trade durability for speed: their data dies with them anyway.
 		args = append(args, "-c", "fsync=off", "-c", "synchronous_commit=off",
@@ -323,7 +347,7 @@ func (c *Cluster) startServer(ctx context.Context, bin string, owner *owner) err
 		_ = cmd.Wait()
 		close(exited)
 	}()
-	c.url = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)
+	c.url = socketURL(c.sockDir, port)
 	for {
 		cctx, cancel := context.WithTimeout(ctx, time.Second)
 		conn, err := pgx.Connect(cctx, c.url)
@@ -380,8 +404,10 @@ func isExec(p string) bool {
 }
 
 func initdb(ctx context.Context, bin, dataDir string, owner *owner) error {
+	// Trust on the unix socket, whose directory only the server's user can enter; TCP is
+	// refused even if someone turns a listener on.
 	cmd := exec.CommandContext(ctx, filepath.Join(bin, "initdb"), "-D", dataDir, "-U", "postgres",
-		"--auth=trust", "--no-sync", "-E", "UTF8", "--no-locale")
+		"--auth-local=trust", "--auth-host=reject", "--no-sync", "-E", "UTF8", "--no-locale")
 	cmd.Env = append(os.Environ(), "LC_ALL=C")
 	cmd.Dir = "/" // the working directory may be out of the postgres user's reach
 	cmd.SysProcAttr = owner.sysProcAttr()
@@ -436,16 +462,17 @@ func runningShared(ctx context.Context, dataDir string) (serverURL string, launc
 	}
 	pid, _ := strconv.Atoi(strings.TrimSpace(lines[0]))
 	port, _ := strconv.Atoi(strings.TrimSpace(lines[3]))
+	sockDir := strings.TrimSpace(lines[4])
 	lb, err := os.ReadFile(filepath.Join(dataDir, launcherFile))
 	if err != nil {
 		return "", 0, false
 	}
 	launcher, _ = strconv.Atoi(strings.TrimSpace(string(lb)))
-	if pid <= 0 || port <= 0 || launcher <= 1 || launcher == os.Getpid() ||
+	if pid <= 0 || port <= 0 || sockDir == "" || launcher <= 1 || launcher == os.Getpid() ||
 		!isPostgres(pid) || parentOf(pid) != launcher || !processAlive(launcher) {
 		return "", 0, false
 	}
-	serverURL = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)
+	serverURL = socketURL(sockDir, port)
 	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	conn, err := pgx.Connect(cctx, serverURL)
@@ -553,15 +580,6 @@ func writeOwner(dir string) error {
 		return fmt.Errorf("writing owner file: %w", err)
 	}
 	return nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("picking a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func ensureDatabase(ctx context.Context, serverURL, name string) error {

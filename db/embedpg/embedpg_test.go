@@ -374,3 +374,85 @@ func TestStartsAsNormalUser(t *testing.T) {
 		t.Errorf("for the cluster's files, got owner uid %d, want nobody's %d", owner, uid)
 	}
 }
+
+// TestOtherUserIsRefused: the cluster has no TCP listener, and another local user (nobody)
+// cannot reach its unix socket, so cannot use its trust authentication to become superuser.
+func TestOtherUserIsRefused(t *testing.T) {
+	skipWithoutBinaries(t)
+	if os.Geteuid() != 0 {
+		t.Skip("not root: cannot run a client as another user")
+	}
+	u, err := user.Lookup("nobody")
+	if err != nil {
+		t.Skip("no user nobody:", err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	c, err := Start(context.Background(), Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop()
+	exec1(t, c.URL(), "SELECT 1") // benchd (root here) connects
+
+	pid, err := os.ReadFile(filepath.Join(c.DataDir(), "postmaster.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// postmaster.pid line 6 is the first TCP listen address, empty when there is none.
+	if lines := strings.Split(string(pid), "\n"); len(lines) < 6 || strings.TrimSpace(lines[5]) != "" {
+		t.Errorf("for the listen address in postmaster.pid, got %q, want none (no TCP listener)", lines[5])
+	}
+	sock := c.sockDir
+	fi, err := os.Stat(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o700 {
+		t.Errorf("for the socket directory %s, got mode %v, want 0700", sock, fi.Mode().Perm())
+	}
+	bin, _ := FindBinDir("")
+	cmd := exec.Command(filepath.Join(bin, "psql"), "-X", "-w", "-h", sock, "-p", strconv.Itoa(socketPort), "-U", "postgres", "-d", "benchd", "-c", "SELECT 1")
+	cmd.Dir = "/"
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=/tmp"}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), NoSetGroups: true}}
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "Permission denied") {
+		t.Errorf("for psql as nobody on the cluster's socket, got %v %q, want it refused with Permission denied", err, out)
+	}
+	// Nor through TCP on the port of the socket's name.
+	cmd = exec.Command(filepath.Join(bin, "psql"), "-X", "-w", "-h", "127.0.0.1", "-p", "1", "-U", "postgres", "-c", "SELECT 1")
+	if out, err := cmd.CombinedOutput(); err == nil {
+		t.Errorf("psql over TCP: got %q, want no server", out)
+	}
+}
+
+// TestExclusiveStart: a serve (Exclusive) refuses a data directory whose server another live
+// launcher runs, with a message saying what to do, and takes it over once that launcher is
+// dead.
+func TestExclusiveStart(t *testing.T) {
+	skipWithoutBinaries(t)
+	dir := filepath.Join(traversableTempDir(t), "pgdata")
+	cmd := launcher(dir)
+	url := launch(t, cmd, dir)
+	exec1(t, url, "CREATE TABLE kept (x int); INSERT INTO kept VALUES (1)")
+	_, err := Start(context.Background(), Config{DataDir: dir, Exclusive: true})
+	if !errors.Is(err, ErrInUse) || !strings.Contains(err.Error(), fmt.Sprintf("process %d", cmd.Process.Pid)) || !strings.Contains(err.Error(), "stop it first") {
+		t.Fatalf("for an exclusive start of a data directory in use, got %v, want ErrInUse naming pid %d and what to do", err, cmd.Process.Pid)
+	}
+	pidBytes, _ := os.ReadFile(filepath.Join(dir, "postmaster.pid"))
+	serverPid, _ := strconv.Atoi(strings.SplitN(string(pidBytes), "\n", 2)[0])
+	cmd.Process.Kill()
+	cmd.Wait()
+	for deadline := time.Now().Add(20 * time.Second); processAlive(serverPid) && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	c, err := Start(context.Background(), Config{DataDir: dir, Exclusive: true})
+	if err != nil {
+		t.Fatalf("for an exclusive start after the first launcher was killed, got %v, want it taken over", err)
+	}
+	defer c.Stop()
+	if c.Shared() || count(t, c.URL(), "kept") != 1 {
+		t.Errorf("after taking over, got Shared() %v, want false and the first server's data", c.Shared())
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -38,6 +39,10 @@ func TestHelperWorkerProcess(t *testing.T) {
 	}
 	w := &Worker{Store: store, Repos: &RepoCache{Dir: os.Getenv("BENCHD_HELPER_CACHE")}, Testbed: "test",
 		Run: func(ctx context.Context, cfg runner.RunConfig) (*runner.RunResult, error) {
+			// What runner.Run would leave: a test binary in its temporary directory.
+			if err := os.WriteFile(filepath.Join(cfg.TempDir, "bench0.test"), make([]byte, 7<<20), 0o755); err != nil {
+				return nil, err
+			}
 			os.Stdout.WriteString("started\n")
 			<-ctx.Done()
 			return nil, ctx.Err()
@@ -53,7 +58,8 @@ func TestHelperWorkerProcess(t *testing.T) {
 }
 
 // TestKilledWorkerJobRunsElsewhere: a worker process is SIGKILLed in the middle of a job; the
-// job is rescued and completes on another worker, and its run is stored once.
+// job is rescued and completes on another worker, and its run is stored once. The killed
+// worker's worktree and test binary are removed when a worker starts again on its cache.
 func TestKilledWorkerJobRunsElsewhere(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits for River's rescuer (~30 s)")
@@ -67,7 +73,8 @@ func TestKilledWorkerJobRunsElsewhere(t *testing.T) {
 	}
 
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperWorkerProcess$", "-test.v=false")
-	cmd.Env = append(os.Environ(), "BENCHD_HELPER_WORKER="+h.d.URL, "BENCHD_HELPER_CACHE="+t.TempDir())
+	cache := t.TempDir()
+	cmd.Env = append(os.Environ(), "BENCHD_HELPER_WORKER="+h.d.URL, "BENCHD_HELPER_CACHE="+cache)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -105,7 +112,24 @@ func TestKilledWorkerJobRunsElsewhere(t *testing.T) {
 		set, err := runner.Parse(strings.NewReader("goos: linux\ngoarch: amd64\nBenchmarkSum-2 100 5 ns/op\nBenchmarkSum-2 100 6 ns/op\n"), "fake")
 		return &runner.RunResult{New: set}, err
 	}
-	h.startWorker(t, ctx, Config{JobTimeout: 2 * time.Second, RescueAfter: 3 * time.Second}, fake)
+	left, _ := filepath.Glob(filepath.Join(cache, "worktrees", "job-*"))
+	bins, _ := filepath.Glob(filepath.Join(cache, "worktrees", "job-*.tmp", "bench0.test"))
+	if len(left) == 0 || len(bins) != 1 {
+		t.Fatalf("after the kill, got leftovers %v and binaries %v, want the job's worktree and its test binary", left, bins)
+	}
+	// The worker restarts on the same cache (as `benchd worker` after a crash).
+	w := &Worker{Store: h.d.Store, Repos: &RepoCache{Dir: cache}, Testbed: "test", Run: fake}
+	c, err := NewClient(h.pool, Config{JobTimeout: 2 * time.Second, RescueAfter: 3 * time.Second, FetchPollInterval: 200 * time.Millisecond}, w, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(cache, "worktrees", "*")); len(left) != 0 {
+		t.Errorf("after the worker restarted, got %v in the cache's worktrees, want the killed job's leftovers removed", left)
+	}
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer stopClient(c)
 	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
 		h.pool.QueryRow(ctx, "SELECT state FROM river_job").Scan(&state)
@@ -122,6 +146,9 @@ func TestKilledWorkerJobRunsElsewhere(t *testing.T) {
 	}
 	if state != "completed" || attempts != 2 || len(runs) != 1 {
 		t.Errorf("got job %s after %d attempts and %d runs, want completed on the second attempt with 1 run", state, attempts, len(runs))
+	}
+	if left, _ := filepath.Glob(filepath.Join(cache, "worktrees", "*")); len(left) != 0 {
+		t.Errorf("after the job completed, got %v in the cache's worktrees, want none", left)
 	}
 }
 

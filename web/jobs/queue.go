@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -12,9 +14,11 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
 	"github.com/robfig/cron/v3"
 
 	"github.com/benchd/benchd/db"
+	"github.com/benchd/benchd/runner"
 )
 
 // RunArgs are the arguments of a run job: a db.RunJob under River's kind "benchd_run".
@@ -87,6 +91,59 @@ func ParseSchedule(s string) (river.PeriodicSchedule, error) {
 	return sched, nil
 }
 
+// ErrPermanent marks an error that no retry can fix (a commit the repository does not
+// have): the job is cancelled at once, with the error recorded in River's job errors,
+// instead of being retried and discarded.
+var ErrPermanent = errors.New("retrying cannot help")
+
+// failures is River worker middleware that makes failed jobs visible: each error is logged
+// (WARN when the job will be retried, ERROR when it is discarded or cancelled) and counted
+// in benchd_job_failures_total, and an ErrPermanent error cancels the job. River records
+// the error text in the job's errors either way.
+type failures struct {
+	river.MiddlewareDefaults
+	w   *Worker // its JobFailures are read at work time (cmd/benchd sets them after NewClient)
+	log *slog.Logger
+}
+
+func (f *failures) Work(ctx context.Context, job *rivertype.JobRow, doInner func(context.Context) error) error {
+	err := doInner(ctx)
+	if err == nil {
+		return nil
+	}
+	var ce *rivertype.JobCancelError
+	if errors.Is(err, ErrPermanent) && !errors.As(err, &ce) {
+		err = river.JobCancel(err)
+	}
+	outcome, level := "retried", slog.LevelWarn
+	switch {
+	case errors.As(err, &ce):
+		outcome, level = "cancelled", slog.LevelError
+	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
+		outcome, level = "interrupted", slog.LevelInfo // shutting down: another worker retries it
+	case job.Attempt >= job.MaxAttempts:
+		outcome, level = "discarded", slog.LevelError
+	}
+	f.log.Log(ctx, level, "job failed", "job_id", job.ID, "kind", job.Kind, "attempt", job.Attempt,
+		"max_attempts", job.MaxAttempts, "outcome", outcome, "error", err.Error())
+	if f.w.JobFailures != nil {
+		f.w.JobFailures.WithLabelValues(job.Kind, outcome).Inc()
+	}
+	return err
+}
+
+// panics logs a job's panic at ERROR; River records it with its trace and retries the job.
+type panics struct{ log *slog.Logger }
+
+func (p panics) HandleError(context.Context, *rivertype.JobRow, error) *river.ErrorHandlerResult {
+	return nil // failures has logged it
+}
+
+func (p panics) HandlePanic(ctx context.Context, job *rivertype.JobRow, v any, trace string) *river.ErrorHandlerResult {
+	p.log.ErrorContext(ctx, "job panicked", "job_id", job.ID, "kind", job.Kind, "attempt", job.Attempt, "panic", fmt.Sprint(v), "trace", trace)
+	return nil
+}
+
 // NewClient builds a River client on pool. With a nil worker the client only inserts jobs
 // (the web tier of `serve --no-worker`); otherwise it also works them and, with a Schedule,
 // queues periodic runs (only the elected leader among all clients inserts them).
@@ -112,6 +169,17 @@ func NewClient(pool *pgxpool.Pool, cfg Config, w *Worker, log *slog.Logger) (*ri
 	}
 	if w != nil {
 		w.timeout = cfg.JobTimeout
+		if w.Repos != nil {
+			// A worker killed mid-job (SIGKILL, OOM) left its worktree and test binaries.
+			if removed, err := w.Repos.Sweep(context.Background()); err != nil {
+				log.Warn("sweeping leftovers of killed workers", "error", err.Error())
+			} else if len(removed) > 0 {
+				log.Info("removed leftovers of killed workers", "worktrees", removed)
+			}
+		}
+		w.inTempDir()
+		rc.Middleware = []rivertype.Middleware{&failures{w: w, log: log}}
+		rc.ErrorHandler = panics{log: log}
 		if err := river.AddWorkerSafely(rc.Workers, w); err != nil {
 			return nil, fmt.Errorf("registering the run worker: %w", err)
 		}
@@ -146,6 +214,29 @@ func NewClient(pool *pgxpool.Pool, cfg Config, w *Worker, log *slog.Logger) (*ri
 		return nil, fmt.Errorf("creating the job client: %w", err)
 	}
 	return c, nil
+}
+
+// inTempDir makes the worker's suite runs keep their test binaries beside the job's worktree
+// (<worktree>.tmp) rather than in the system's temporary directory, where a killed worker
+// left a 7 MB binary for ever: RepoCache.Sweep removes them with the worktree.
+func (w *Worker) inTempDir() {
+	if w.inTemp {
+		return
+	}
+	w.inTemp = true
+	inner := w.Run
+	if inner == nil {
+		inner = runner.Run
+	}
+	w.Run = func(ctx context.Context, cfg runner.RunConfig) (*runner.RunResult, error) {
+		tmp := filepath.Clean(cfg.Dir) + ".tmp"
+		if err := os.MkdirAll(tmp, 0o755); err != nil {
+			return nil, fmt.Errorf("creating the job's temporary directory: %w", err)
+		}
+		defer os.RemoveAll(tmp)
+		cfg.TempDir = tmp
+		return inner(ctx, cfg)
+	}
 }
 
 // Queue enqueues run jobs; it implements web.JobQueue.

@@ -5,10 +5,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 )
@@ -16,6 +20,10 @@ import (
 // RepoCache keeps a bare clone per repository under Dir and checks commits out in git
 // worktrees of it, so a job fetches only what changed since the last one. Processes sharing
 // Dir take turns through a file lock per repository.
+//
+// Each worktree <Dir>/worktrees/<name> has beside it <name>.pid, the pid of the process using
+// it (written before the worktree is added), and <name>.tmp, the job's temporary directory
+// (test binaries). Sweep removes all three when that process is gone.
 type RepoCache struct {
 	// Dir holds the clones (<Dir>/<hash>.git) and the worktrees (<Dir>/worktrees/).
 	Dir string
@@ -60,12 +68,18 @@ func (c *RepoCache) Checkout(ctx context.Context, repo, branch, commit, name str
 	}
 	out, err := git(ctx, bare, "rev-parse", "--verify", "--quiet", want+"^{commit}")
 	if err != nil {
-		return "", "", cleanup, fmt.Errorf("finding %s in %s: %w", want, repo, err)
+		// Just fetched: a commit or branch the repository does not have now will not appear
+		// on a retry.
+		return "", "", cleanup, fmt.Errorf("finding %s in %s: %w (%w)", want, repo, err, ErrPermanent)
 	}
 	sha = strings.TrimSpace(out)
 	dir = filepath.Join(c.Dir, "worktrees", name)
 	os.RemoveAll(dir)
+	if err := os.WriteFile(dir+".pid", []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		return "", "", cleanup, fmt.Errorf("recording the owner of worktree %s: %w", dir, err)
+	}
 	if _, err := git(ctx, bare, "worktree", "add", "--detach", "--force", dir, sha); err != nil {
+		os.Remove(dir + ".pid")
 		return "", "", cleanup, fmt.Errorf("adding worktree at %s: %w", sha, err)
 	}
 	cleanup = func() {
@@ -78,8 +92,60 @@ func (c *RepoCache) Checkout(ctx context.Context, repo, branch, commit, name str
 		}
 		git(context.Background(), bare, "worktree", "remove", "--force", dir)
 		os.RemoveAll(dir)
+		os.RemoveAll(dir + ".tmp")
+		os.Remove(dir + ".pid")
 	}
 	return dir, sha, cleanup, nil
+}
+
+// Sweep removes what killed workers left in the cache: worktrees (with their test binaries)
+// whose process is gone, and git's records of them. Worktrees of live processes, this one
+// included, are kept. It returns the names removed (empty when none).
+func (c *RepoCache) Sweep(ctx context.Context) ([]string, error) {
+	wt := filepath.Join(c.Dir, "worktrees")
+	ents, err := os.ReadDir(wt)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sweeping the repository cache: %w", err)
+	}
+	names := map[string]bool{}
+	for _, e := range ents {
+		names[strings.TrimSuffix(strings.TrimSuffix(e.Name(), ".pid"), ".tmp")] = true
+	}
+	var removed []string
+	for name := range names {
+		p := filepath.Join(wt, name)
+		if b, err := os.ReadFile(p + ".pid"); err == nil {
+			if pid, _ := strconv.Atoi(strings.TrimSpace(string(b))); pid == os.Getpid() || pid > 0 && processAlive(pid) {
+				continue
+			}
+		}
+		for _, q := range []string{p, p + ".tmp", p + ".pid"} {
+			if err := os.RemoveAll(q); err != nil {
+				return removed, fmt.Errorf("sweeping the repository cache: %w", err)
+			}
+		}
+		removed = append(removed, name)
+	}
+	if len(removed) > 0 {
+		bares, _ := filepath.Glob(filepath.Join(c.Dir, "*.git"))
+		for _, bare := range bares {
+			if unlock, err := lockFile(bare + ".lock"); err == nil {
+				git(ctx, bare, "worktree", "prune")
+				unlock()
+			}
+		}
+	}
+	slices.Sort(removed)
+	return removed, nil
+}
+
+// processAlive reports whether a process with this pid exists.
+func processAlive(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 // git runs git in dir (as --git-dir when it ends in .git) and returns its output.

@@ -33,12 +33,15 @@ type Worker struct {
 	Testbed string
 	// JobSeconds, when non-nil, records job durations by kind and outcome.
 	JobSeconds *prometheus.HistogramVec
+	// JobFailures, when non-nil, counts failed attempts by kind and outcome (queue.go).
+	JobFailures *prometheus.CounterVec
 	// Log receives the job's progress.
 	Log *slog.Logger
 	// Run runs a suite (default runner.Run); tests replace it to run a small package.
 	Run func(ctx context.Context, cfg runner.RunConfig) (*runner.RunResult, error)
 
 	timeout time.Duration
+	inTemp  bool // Run already keeps its files beside the worktree (queue.go)
 }
 
 // Timeout bounds one job (Config.JobTimeout).
