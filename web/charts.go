@@ -14,6 +14,8 @@ import (
 	"github.com/go-echarts/go-echarts/v2/event"
 	"github.com/go-echarts/go-echarts/v2/opts"
 	"github.com/go-echarts/go-echarts/v2/render"
+
+	"github.com/benchd/benchd/runner"
 )
 
 // Chart is a rendered go-echarts chart for a page: its element and its script.
@@ -152,7 +154,7 @@ func historyChart(v *BenchmarkPage) Chart {
 	}
 	point := func(p PointView) historyPoint {
 		hp := historyPoint{Name: "#" + strconv.FormatInt(p.RunID, 10), Value: [2]float64{x(p), p.Median},
-			Commit: p.Commit, Run: p.RunID, N: p.N, Fmt: fmtValue(p.Median, v.Unit), Status: p.Status}
+			Commit: p.Commit, Run: p.RunID, N: p.N, Fmt: runner.FormatValue(p.Median, v.Unit), Status: p.Status}
 		if p.Status != "" && p.Baseline != 0 { // p and change only against a baseline
 			pv, d := p.P, p.Delta
 			hp.P, hp.Delta = &pv, &d
@@ -270,33 +272,7 @@ func fmtCI(lo, hi *float64) func(unit string) string {
 		if lo == nil || hi == nil {
 			return "–"
 		}
-		return fmtValue(*lo, unit) + " – " + fmtValue(*hi, unit)
+		sc := runner.ScaleOf(unit, *lo, *hi)
+		return sc.Format(*lo) + " – " + sc.Format(*hi)
 	}
-}
-
-// fmtValue formats a value in its unit for tables: sec/op in ns/µs/ms/s, others with SI
-// prefixes and 3 significant digits.
-func fmtValue(v float64, unit string) string {
-	if unit == "sec/op" {
-		switch a := math.Abs(v); {
-		case a == 0:
-			return "0 s"
-		case a < 1e-6:
-			return fmt.Sprintf("%.3g ns", v*1e9)
-		case a < 1e-3:
-			return fmt.Sprintf("%.3g µs", v*1e6)
-		case a < 1:
-			return fmt.Sprintf("%.3g ms", v*1e3)
-		}
-		return fmt.Sprintf("%.3g s", v)
-	}
-	switch a := math.Abs(v); {
-	case a >= 1e9:
-		return fmt.Sprintf("%.3gG", v/1e9)
-	case a >= 1e6:
-		return fmt.Sprintf("%.3gM", v/1e6)
-	case a >= 1e4:
-		return fmt.Sprintf("%.3gk", v/1e3)
-	}
-	return strconv.FormatFloat(v, 'g', 4, 64)
 }

@@ -96,10 +96,10 @@ func (s *Server) comparePage(c echo.Context) error {
 		vd := rep.Verdicts[i]
 		row := CompareRow{Name: cmp.Name, Unit: cmp.Unit, Status: string(vd.Status), Rule: vd.Rule, Note: vd.Note}
 		if cmp.Old.N > 0 {
-			row.Old = fmtValue(cmp.Old.Median, cmp.Unit)
+			row.Old = runner.FormatValue(cmp.Old.Median, cmp.Unit)
 		}
 		if cmp.New.N > 0 {
-			row.New = fmtValue(cmp.New.Median, cmp.Unit)
+			row.New = runner.FormatValue(cmp.New.Median, cmp.Unit)
 		}
 		if cmp.Old.N > 0 && cmp.New.N > 0 {
 			row.Delta = fmt.Sprintf("%+.1f%%", cmp.Delta*100)

@@ -166,14 +166,14 @@ func (s *Server) buildRunPage(c echo.Context, run db.Run) (*RunPage, error) {
 		vv[i] = vd
 		v.Counts[vd.Status]++
 		row := RunRow{ResultView: resultView(r, false), Verdict: vd,
-			Median: fmtValue(r.Summary.Median, r.Unit),
+			Median: runner.FormatValue(r.Summary.Median, r.Unit),
 			CI:     fmtCI(ciView(r.Summary.Lo, r.Summary.Hi))(r.Unit),
 			Link:   benchmarkLink(run.Project, run.Branch, run.Testbed, r.Name, r.Unit)}
 		if vd.Baseline != 0 {
 			row.DeltaPct = fmt.Sprintf("%+.1f%%", vd.Delta*100)
 		}
 		for _, x := range r.Samples {
-			row.Samples = append(row.Samples, fmtValue(x, r.Unit))
+			row.Samples = append(row.Samples, runner.FormatValue(x, r.Unit))
 		}
 		row.Family, _, _ = strings.Cut(r.Name, "/")
 		v.Rows = append(v.Rows, row)

@@ -170,6 +170,10 @@ type postReply struct {
 	RunID    int64            `json:"run_id"`
 	URL      string           `json:"url"`
 	Status   runner.Status    `json:"status"`
+	Baseline *struct {
+		RunID  int64  `json:"run_id"`
+		Source string `json:"source"`
+	} `json:"baseline"`
 	Verdicts []runner.Verdict `json:"verdicts"`
 }
 
@@ -284,18 +288,36 @@ func cmdPost(ctx context.Context, args []string, env *environ) error {
 	return failOn(failPolicy, reply.Status)
 }
 
-// writeReply prints the server's verdicts as a table, problems first.
+// writeReply prints the server's verdicts as a table, problems first, every value in human
+// units (runner.FormatValue). A verdict without a baseline says "no baseline" instead of a
+// change of +0.00% against itself.
 func writeReply(w io.Writer, r postReply) error {
-	fmt.Fprintf(w, "run %d: %s (%s)\n\n", r.RunID, r.Status, r.URL)
+	fmt.Fprintf(w, "run %d: %s (%s)\n", r.RunID, r.Status, r.URL)
+	compared := false
+	for _, v := range r.Verdicts {
+		compared = compared || v.Baseline != 0
+	}
+	switch {
+	case r.Baseline != nil:
+		fmt.Fprintf(w, "compared with run %d (%s)\n\n", r.Baseline.RunID, r.Baseline.Source)
+	case compared:
+		fmt.Fprintln(w)
+	default:
+		fmt.Fprint(w, "no baseline: the first run of this branch on this testbed, so nothing was compared\n\n")
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "benchmark\tunit\tstatus\trule\tvalue\tbaseline\tdelta\tp\tnote")
+	fmt.Fprintln(tw, "benchmark\tunit\tstatus\tvalue\tbaseline\tchange\tp\trule\tnote")
 	for pass := 0; pass < 2; pass++ {
 		for _, v := range r.Verdicts {
 			bad := v.Status == runner.StatusRegressed || v.Status == runner.StatusWarning
 			if bad != (pass == 0) {
 				continue
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.4g\t%.4g\t%+.2f%%\t%.3f\t%s\n", v.Name, v.Unit, v.Status, v.Rule, v.Value, v.Baseline, 100*v.Delta, v.P, v.Note)
+			base, change, p := "no baseline", "", ""
+			if v.Baseline != 0 {
+				base, change, p = runner.FormatValue(v.Baseline, v.Unit), fmt.Sprintf("%+.1f%%", 100*v.Delta), fmt.Sprintf("%.3f", v.P)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", v.Name, v.Unit, v.Status, runner.FormatValue(v.Value, v.Unit), base, change, p, v.Rule, v.Note)
 		}
 	}
 	return tw.Flush()
