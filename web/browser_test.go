@@ -211,7 +211,7 @@ func TestPagesInBrowser(t *testing.T) {
 		c.dispatchAction({type: "showTip", seriesIndex: 0, dataIndex: 1});
 		return el.innerText;
 	})()`))
-	for _, want := range []string{fmt.Sprintf("run %d", rep.RunID), "commit c2", "n=8", "p=0.000", "regressed", "+200.0% vs baseline"} {
+	for _, want := range []string{fmt.Sprintf("run %d", rep.RunID), "commit c2", "n=8", "p=0.000", "regressed", "+200.0% vs its baseline 30.63 µs"} {
 		if err != nil || !strings.Contains(tip, want) {
 			t.Errorf("the tooltip of the last point says %q (%v), want %q in it", tip, err, want)
 		}

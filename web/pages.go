@@ -66,7 +66,9 @@ type RunRow struct {
 type BenchmarkPage struct {
 	Project, Branch, Testbed, Name, Unit string
 	// XAxis is "time" (run start time, the default) or "commit" (commits in run order): ?x=.
-	XAxis  string
+	XAxis string
+	// YAxis is "linear" (the default) or "log": ?y=.
+	YAxis  string
 	Points []PointView
 	// Rows are the table's points, newest first: the newest tableRows unless ?rows=all.
 	Rows []PointView
@@ -74,11 +76,14 @@ type BenchmarkPage struct {
 	// other x-axis and with every row.
 	More                 bool
 	TimeLink, CommitLink string
+	LinearLink, LogLink  string
 	AllRowsLink          string
 	// Overlaid are the ?overlay= branches shown.
 	Overlaid []string
 	Baseline *PointView
-	Limits   []Limit
+	// BaselineName is the named baseline Baseline is ("main"); "" when there is none.
+	BaselineName string
+	Limits       []Limit
 	Alerts   []AlertView
 	// Overlays are other branches' histories of the same benchmark (?overlay=BRANCH, repeatable).
 	Overlays []Overlay
@@ -87,7 +92,8 @@ type BenchmarkPage struct {
 	// ChangePoints are the level shifts detected in the medians (E-Divisive, runner).
 	ChangePoints []ChangePointView
 	Chart        *Chart
-	alerted      map[int64]bool
+	// alerted maps the runs with an alert of this series to the alert's status.
+	alerted map[int64]string
 }
 
 // ChangePointView is a level shift of a benchmark's history, at the first run of the new level.
@@ -200,13 +206,20 @@ func benchmarkLink(project, branch, testbed, name, unit string) string {
 
 func (s *Server) benchmarkPage(c echo.Context) error {
 	v := &BenchmarkPage{Project: c.QueryParam("project"), Branch: c.QueryParam("branch"), Testbed: c.QueryParam("testbed"),
-		Name: c.QueryParam("name"), Unit: c.QueryParam("unit"), XAxis: c.QueryParam("x"), alerted: map[int64]bool{}}
+		Name: c.QueryParam("name"), Unit: c.QueryParam("unit"), XAxis: c.QueryParam("x"), YAxis: c.QueryParam("y"), alerted: map[int64]string{}}
 	switch v.XAxis {
 	case "":
 		v.XAxis = "time"
 	case "time", "commit":
 	default:
 		return &Error{Status: http.StatusBadRequest, Field: "x", Message: fmt.Sprintf("x=%q: the x-axis is time or commit", v.XAxis)}
+	}
+	switch v.YAxis {
+	case "":
+		v.YAxis = "linear"
+	case "linear", "log":
+	default:
+		return &Error{Status: http.StatusBadRequest, Field: "y", Message: fmt.Sprintf("y=%q: the y-axis is linear or log", v.YAxis)}
 	}
 	for _, f := range []struct{ n, v string }{{"project", v.Project}, {"branch", v.Branch}, {"testbed", v.Testbed}, {"name", v.Name}, {"unit", v.Unit}} {
 		if f.v == "" {
@@ -236,10 +249,11 @@ func (s *Server) benchmarkPage(c echo.Context) error {
 		return "/benchmark?" + q.Encode()
 	}
 	v.TimeLink, v.CommitLink, v.AllRowsLink = link("x", "time"), link("x", "commit"), link("rows", "all")
+	v.LinearLink, v.LogLink = link("y", "linear"), link("y", "log")
 	if bl, err := s.store.GetBaseline(ctx, v.Project, v.Branch); err == nil {
 		for i := range v.Points {
 			if v.Points[i].RunID == bl.RunID {
-				v.Baseline = &v.Points[i]
+				v.Baseline, v.BaselineName = &v.Points[i], bl.Name
 			}
 		}
 	}
@@ -272,7 +286,9 @@ func (s *Server) benchmarkPage(c echo.Context) error {
 	for _, a := range alerts {
 		a.Project, a.Branch, a.Testbed, a.Benchmark, a.Unit, a.Commit = v.Project, v.Branch, v.Testbed, v.Name, v.Unit, commits[a.RunID]
 		v.Alerts = append(v.Alerts, alertView(a))
-		v.alerted[a.RunID] = true
+		if v.alerted[a.RunID] != "active" {
+			v.alerted[a.RunID] = string(a.Status)
+		}
 	}
 	meds := make([]float64, len(v.Points))
 	for i, p := range v.Points {

@@ -40,7 +40,7 @@ func TestPagesRender(t *testing.T) {
 		{"/alerts", 200, []string{"Create/n=1000", "regression"}},
 		{"/alerts?status=active", 200, []string{"Create/n=1000"}},
 		{bench, 200, []string{"history_chart", "Create/n=1000", "alert", "echarts.init"}},
-		{bench + "&x=commit", 200, []string{`"type":"category"`, `"categories":["c1","c2"]`, `"commit":"c2","run":`, `"status":"regressed"`, `id="x-time"`}},
+		{bench + "&x=commit", 200, []string{`"type":"category"`, `"xAxis":{"data":["c1","c2"]}`, `"commit":"c2","date":`, `"status":"regressed"`, `id="x-time"`}},
 		{bench + "&x=bogus", 400, []string{"time or commit"}},
 		{xss, 200, []string{"&lt;script&gt;alert(1)&lt;/script&gt;"}},
 		{fmt.Sprintf("/compare?old=%d&new=%d", rep.Baseline.RunID, rep.RunID), 200, []string{`data-status="regressed"`, "Create/n=1000", "1 regressed"}},
@@ -97,7 +97,7 @@ func TestBenchmarkPageChangePoint(t *testing.T) {
 	// By commit with the overlay: one category per run of either branch, in run order (the
 	// feature run, posted last and without a commit, is labelled by its run).
 	_, _, byCommit := do(t, "GET", e.ts.URL+u+"&x=commit", nil)
-	wantCats := `"categories":["c0","c1","c2","c3","c4","c5","c6","c7","c8","c9","c10","c11","#`
+	wantCats := `"xAxis":{"data":["c0","c1","c2","c3","c4","c5","c6","c7","c8","c9","c10","c11","#`
 	if !strings.Contains(byCommit, wantCats) || !strings.Contains(byCommit, `"name":"median on feature"`) {
 		t.Errorf("for ?overlay=feature&x=commit, the page lacks %s… or the overlay series", wantCats)
 	}

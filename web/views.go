@@ -114,6 +114,11 @@ type PointView struct {
 	Baseline float64 `json:"baseline"`
 	Delta    float64 `json:"delta"`
 	P        float64 `json:"p"`
+	// BaselineName names what the verdict was judged against ("main", "start of feature",
+	// "recent history"); "" when not known. The judge (web/judge.go) is to fill it.
+	BaselineName string `json:"baseline_name,omitempty"`
+	// Message is the commit's message (first line), "" when not known.
+	Message string `json:"message,omitempty"`
 }
 
 // pointView is the view of a history point.

@@ -3,16 +3,36 @@
 (function () {
   "use strict";
   // Chart data sent beside a chart's option (<script type="application/json" class="chart-data"
-  // data-chart=ID>): series in the option's order, and the categories of a category x-axis.
+  // data-chart=ID>): the part of the option benchd builds itself (series with their marks and
+  // bands, the y-axis in its display unit, a commit axis's categories), merged into the chart.
   document.querySelectorAll("script.chart-data").forEach(function (el) {
     var node = document.getElementById(el.getAttribute("data-chart"));
     var chart = node && window.echarts && window.echarts.getInstanceByDom(node);
     if (!chart) { return; }
-    var d = JSON.parse(el.textContent);
-    var opt = { series: d.series.map(function (s) { return { data: s }; }) };
-    if (d.categories) { opt.xAxis = { data: d.categories }; }
-    chart.setOption(opt);
+    chart.setOption(JSON.parse(el.textContent).option);
   });
+
+  // Dark mode: ECharts' default theme draws dark text and light grid lines; give every chart
+  // the page's colours (and again when the system's scheme changes).
+  var dark = window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)");
+  function theme() {
+    if (!window.echarts) { return; }
+    var on = dark && dark.matches;
+    var fg = on ? "#e3e6ea" : "#1d2127", muted = on ? "#98a2ad" : "#5b6470", grid = on ? "#2c323a" : "#e3e6ea";
+    var axis = { axisLine: { lineStyle: { color: muted } }, axisLabel: { color: muted }, nameTextStyle: { color: muted },
+      splitLine: { lineStyle: { color: grid } } };
+    document.querySelectorAll(".chart [_echarts_instance_]").forEach(function (el) {
+      var c = window.echarts.getInstanceByDom(el);
+      if (!c) { return; }
+      c.setOption({
+        textStyle: { color: fg }, legend: { textStyle: { color: fg }, pageTextStyle: { color: fg }, inactiveColor: muted },
+        xAxis: axis, yAxis: axis,
+        tooltip: { backgroundColor: on ? "#1a1f25" : "#ffffff", borderColor: grid, textStyle: { color: fg } }
+      });
+    });
+  }
+  theme();
+  if (dark && dark.addEventListener) { dark.addEventListener("change", theme); }
 
   window.addEventListener("resize", function () {
     if (!window.echarts) { return; }
