@@ -252,7 +252,7 @@ func historyChart(v *BenchmarkPage) Chart {
 			name = "baseline " + v.BaselineName
 		}
 		lines = append(lines, map[string]any{"name": name, "yAxis": y(v.Baseline.Median),
-			"label": label(name+" "+runner.FormatValue(v.Baseline.Median, v.Unit), colorBaseline),
+			"label":     label(name+" "+runner.FormatValue(v.Baseline.Median, v.Unit), colorBaseline),
 			"lineStyle": map[string]any{"color": colorBaseline, "type": "solid", "width": 1.5}})
 	}
 	for _, l := range v.Limits {

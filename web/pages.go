@@ -84,7 +84,7 @@ type BenchmarkPage struct {
 	// BaselineName is the named baseline Baseline is ("main"); "" when there is none.
 	BaselineName string
 	Limits       []Limit
-	Alerts   []AlertView
+	Alerts       []AlertView
 	// Overlays are other branches' histories of the same benchmark (?overlay=BRANCH, repeatable).
 	Overlays []Overlay
 	// Branches lists the project's other branches, for the overlay choice.
