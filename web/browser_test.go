@@ -141,7 +141,7 @@ func TestPagesInBrowser(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.ID("filter"), "Lookup")); err != nil {
 		t.Fatal(err)
 	}
-	visible, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("table.results tbody tr:not(.group)")].filter(r => !r.hidden).map(r => r.cells[0].textContent.trim())`))
+	visible, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("table.results tbody tr:not(.group)")].filter(r => !r.hidden).map(r => r.querySelector("a.bench").textContent.trim())`))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -44,31 +44,51 @@ func snippet(id string, r interface{ RenderSnippet() render.ChartSnippet }) Char
 	return Chart{ID: id, Element: template.HTML(s.Element), Script: template.HTML(open + body + closeTag)}
 }
 
+// deltaBars is how many bars the change chart draws at most: the worst and largest changes
+// (the table below it lists every result).
+const deltaBars = 30
+
 // deltaChart is the run page's bar chart of each verdict's change vs the baseline, in percent,
-// coloured by verdict.
-func deltaChart(vs []VerdictView) Chart {
-	bar := charts.NewBar()
-	labels := make([]string, 0, len(vs))
-	data := make([]opts.BarData, 0, len(vs))
+// coloured by verdict: worst first, then the largest changes, at most deltaBars of them, one
+// 20 px row each. ok is false when no verdict had a baseline (nothing to draw: a first run).
+func deltaChart(vs []VerdictView) (ch Chart, ok bool) {
+	judged := make([]VerdictView, 0, len(vs))
 	for _, v := range vs {
-		if v.Baseline == 0 {
-			continue
+		if v.Baseline != 0 {
+			judged = append(judged, v)
 		}
+	}
+	if len(judged) == 0 {
+		return Chart{}, false
+	}
+	slices.SortStableFunc(judged, func(a, b VerdictView) int {
+		if c := cmp.Compare(severity(a.Status), severity(b.Status)); c != 0 {
+			return c
+		}
+		return cmp.Compare(math.Abs(b.Delta), math.Abs(a.Delta))
+	})
+	judged = judged[:min(len(judged), deltaBars)]
+	slices.Reverse(judged) // a category y-axis draws its first entry at the bottom
+	bar := charts.NewBar()
+	labels := make([]string, 0, len(judged))
+	data := make([]opts.BarData, 0, len(judged))
+	for _, v := range judged {
 		labels = append(labels, v.Name+" "+v.Unit)
 		data = append(data, opts.BarData{Value: round(v.Delta*100, 2), ItemStyle: &opts.ItemStyle{Color: statusColor(v.Status)}})
 	}
-	h := strconv.Itoa(max(240, 22*len(labels)+60)) + "px"
+	h := strconv.Itoa(max(140, 20*len(labels)+50)) + "px"
 	bar.SetGlobalOptions(
 		charts.WithInitializationOpts(chartInit("delta_chart", h)),
 		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "axis"}),
+		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(false)}),
 		charts.WithXAxisOpts(opts.XAxis{Name: "change vs baseline, %", NameLocation: "middle", NameGap: 25}),
-		charts.WithYAxisOpts(opts.YAxis{Type: "category", AxisLabel: &opts.AxisLabel{Width: 220, Overflow: "truncate"}}),
-		charts.WithGridOpts(opts.Grid{Left: "230", Right: "30", Top: "10", Bottom: "40"}),
+		charts.WithYAxisOpts(opts.YAxis{Type: "category", AxisLabel: &opts.AxisLabel{Width: 200, Overflow: "truncate"}}),
+		charts.WithGridOpts(opts.Grid{Left: "8", Right: "24", Top: "8", Bottom: "40", ContainLabel: opts.Bool(true)}),
 		charts.WithAnimation(false),
 	)
-	bar.SetXAxis(labels).AddSeries("delta %", data)
+	bar.SetXAxis(labels).AddSeries("change %", data)
 	bar.XYReversal()
-	return snippet("delta_chart", bar)
+	return snippet("delta_chart", bar), true
 }
 
 // historyPoint is one point of the history chart's data: its x and y (y in the chart's

@@ -27,6 +27,10 @@ func (s *Server) pageRoutes() {
 	e.GET("/benchmark", s.benchmarkPage)
 	e.GET("/alerts", s.alertsPage)
 	e.GET("/compare", s.comparePage)
+	e.GET("/jobs", s.jobsPage)
+	// The jobs API lives beside its page: the list, and "Run now" with the project's token.
+	e.GET("/api/v1/projects/:project/jobs", s.apiJobs, s.requireToken)
+	e.POST("/api/v1/projects/:project/jobs", s.apiRunNow, s.requireToken)
 	e.RouteNotFound("/*", func(c echo.Context) error {
 		return errorf(http.StatusNotFound, "There is no page at %s.", c.Request().URL.Path)
 	})
@@ -38,7 +42,9 @@ type RunPage struct {
 	Baseline *BaselineRef
 	Rows     []RunRow
 	Counts   map[string]int
-	Alerts   []AlertView
+	// CountList is Counts worst first (regressed, warning, improved, ok, unknown).
+	CountList []StatusCount
+	Alerts    []AlertView
 	Chart    *Chart
 	Duration string
 	// Trends is true when Rows carry trend lines (the dashboard).
@@ -60,6 +66,42 @@ type RunRow struct {
 	Link     string
 	Samples  []string
 	DeltaPct string
+}
+
+// StatusCount is how many results have a verdict status.
+type StatusCount struct {
+	Status string
+	N      int
+}
+
+// severity orders verdict statuses worst first; unknown statuses last.
+func severity(status string) int {
+	switch status {
+	case "regressed":
+		return 0
+	case "warning":
+		return 1
+	case "improved":
+		return 2
+	case "ok":
+		return 3
+	case "unknown":
+		return 4
+	}
+	return 5
+}
+
+// statusCounts returns counts as a list, worst status first; an empty list for no counts.
+func statusCounts(counts map[string]int) []StatusCount {
+	out := make([]StatusCount, 0, len(counts))
+	for st, n := range counts {
+		if st == "" {
+			st = "not judged"
+		}
+		out = append(out, StatusCount{Status: st, N: n})
+	}
+	sort.Slice(out, func(i, j int) bool { return severity(out[i].Status) < severity(out[j].Status) })
+	return out
 }
 
 // BenchmarkPage is the view of /benchmark?project=&branch=&testbed=&name=&unit=.
@@ -128,6 +170,31 @@ type DashboardPage struct {
 	Testbed  string
 	Testbeds []string
 	Latest   *RunPage
+	// OpenRegressions are the branch's and testbed's active alerts, shown first ("Open
+	// regressions"); nil shows nothing. The judgement work (issue 11, the lead) fills it.
+	OpenRegressions []OpenRegression
+	// Jobs are the queued and running jobs (nil when the server has no job queue).
+	Jobs []JobView
+	// RunNow is the "Run now" form (nil when the server has no job queue).
+	RunNow *RunNowForm
+}
+
+// OpenRegression is one active alert of a branch on a testbed, as the dashboard lists it
+// first: which series, how much worse, and the commit range where it changed (FirstBad is the
+// first run at the new level, LastGood the run before it; 0 when unknown).
+type OpenRegression struct {
+	AlertID   int64
+	Benchmark string
+	Unit      string
+	Link      string // the benchmark page
+	// Size is the change as text ("+25.3%"), Value and Baseline in human units.
+	Size, Value, Baseline string
+	// BaselineName names what it was judged against ("main", "start of feature").
+	BaselineName string
+	// FirstBad and LastGood are runs (0: unknown); FromCommit and ToCommit their commits.
+	FirstBad, LastGood     int64
+	FromCommit, ToCommit   string
+	Status                 string // "regressed" or "warning"
 }
 
 func (s *Server) runPage(c echo.Context) error {
@@ -184,6 +251,11 @@ func (s *Server) buildRunPage(c echo.Context, run db.Run) (*RunPage, error) {
 		row.Family, _, _ = strings.Cut(r.Name, "/")
 		v.Rows = append(v.Rows, row)
 	}
+	// Worst first, then by name, so a family of ok results stays together.
+	sort.SliceStable(v.Rows, func(i, j int) bool {
+		return severity(v.Rows[i].Verdict.Status) < severity(v.Rows[j].Verdict.Status)
+	})
+	v.CountList = statusCounts(v.Counts)
 	for i := range v.Rows {
 		first := i == 0 || v.Rows[i-1].Family != v.Rows[i].Family
 		many := (i+1 < len(v.Rows) && v.Rows[i+1].Family == v.Rows[i].Family) || (i > 0 && v.Rows[i-1].Family == v.Rows[i].Family)
@@ -192,8 +264,7 @@ func (s *Server) buildRunPage(c echo.Context, run db.Run) (*RunPage, error) {
 	for _, a := range alerts {
 		v.Alerts = append(v.Alerts, alertView(a))
 	}
-	if ref != nil && len(vv) > 0 {
-		ch := deltaChart(vv)
+	if ch, ok := deltaChart(vv); ok {
 		v.Chart = &ch
 	}
 	return v, nil
@@ -373,7 +444,23 @@ func (s *Server) dashboardPage(c echo.Context) error {
 			}
 		}
 	}
+	js, err := s.jobList(ctx, 20)
+	if err != nil {
+		return err
+	}
+	for _, j := range js {
+		if j.Active() {
+			v.Jobs = append(v.Jobs, j)
+		}
+	}
+	v.RunNow = s.runNowForm(v.Project, v.Branch)
 	return s.render(c, http.StatusOK, "dashboard", page{Nav: "dashboard", Charts: v.Latest != nil && v.Latest.Chart != nil, Data: v})
+}
+
+// RunListRow is a run of the runs list with its verdict counts.
+type RunListRow struct {
+	RunView
+	Counts []StatusCount
 }
 
 func (s *Server) runsPage(c echo.Context) error {
@@ -381,14 +468,23 @@ func (s *Server) runsPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	runs, err := s.store.ListRuns(c.Request().Context(), db.RunFilter{Project: c.QueryParam("project"), Branch: c.QueryParam("branch"),
+	ctx := c.Request().Context()
+	runs, err := s.store.ListRuns(ctx, db.RunFilter{Project: c.QueryParam("project"), Branch: c.QueryParam("branch"),
 		Testbed: c.QueryParam("testbed"), Before: before, Limit: 100})
 	if err != nil {
 		return err
 	}
-	out := make([]RunView, len(runs))
+	ids := make([]int64, len(runs))
 	for i, r := range runs {
-		out[i] = s.runView(r)
+		ids[i] = r.ID
+	}
+	counts, err := s.store.VerdictCounts(ctx, ids)
+	if err != nil {
+		return err
+	}
+	out := make([]RunListRow, len(runs))
+	for i, r := range runs {
+		out[i] = RunListRow{RunView: s.runView(r), Counts: statusCounts(counts[r.ID])}
 	}
 	return s.render(c, http.StatusOK, "runs", page{Nav: "runs", Data: out})
 }
@@ -404,11 +500,43 @@ func (s *Server) alertsPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]AlertView, len(as))
-	for i, a := range as {
-		out[i] = alertView(a)
+	var groups []AlertGroup
+	at := map[int64]int{}
+	for _, a := range as {
+		i, ok := at[a.RunID]
+		if !ok {
+			i = len(groups)
+			at[a.RunID] = i
+			groups = append(groups, AlertGroup{RunID: a.RunID, Project: a.Project, Branch: a.Branch, Testbed: a.Testbed, Commit: a.Commit, CreatedAt: a.CreatedAt})
+		}
+		av := AlertView(alertView(a))
+		groups[i].Alerts = append(groups[i].Alerts, AlertRow{AlertView: av, Link: benchmarkLink(a.Project, a.Branch, a.Testbed, a.Benchmark, a.Unit),
+			Value: runner.FormatValue(a.Value, a.Unit), DeltaPct: deltaPct(a.Baseline, a.Delta)})
 	}
-	return s.render(c, http.StatusOK, "alerts", page{Nav: "alerts", Data: map[string]any{"Status": string(st), "Alerts": out}})
+	return s.render(c, http.StatusOK, "alerts", page{Nav: "alerts", Data: map[string]any{"Status": string(st), "Groups": groups}})
+}
+
+// AlertGroup is the alerts of one change: those raised by one run (its commit against the
+// baseline it was judged against), newest run first.
+type AlertGroup struct {
+	RunID                           int64
+	Project, Branch, Testbed, Commit string
+	CreatedAt                       time.Time
+	Alerts                          []AlertRow
+}
+
+// AlertRow is an alert as the alerts page lists it.
+type AlertRow struct {
+	AlertView
+	Link, Value, DeltaPct string
+}
+
+// deltaPct is a change as the pages show it ("+25.3%"), "" without a baseline.
+func deltaPct(baseline, delta float64) string {
+	if baseline == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%+.1f%%", delta*100)
 }
 
 // tableRows is how many of its newest runs the benchmark page lists by default (the chart

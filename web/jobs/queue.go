@@ -12,9 +12,11 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
 	"github.com/robfig/cron/v3"
 
 	"github.com/benchd/benchd/db"
+	"github.com/benchd/benchd/runner"
 	"github.com/benchd/benchd/web"
 )
 
@@ -113,6 +115,12 @@ func NewClient(pool *pgxpool.Pool, cfg Config, w *Worker, log *slog.Logger) (*ri
 	}
 	if w != nil {
 		w.timeout = cfg.JobTimeout
+		run := w.Run
+		if run == nil {
+			run = runner.Run
+		}
+		w.Run = reportProgress(run) // the jobs page shows how far a running job is
+		rc.Middleware = []rivertype.Middleware{&progressMiddleware{}}
 		if err := river.AddWorkerSafely(rc.Workers, w); err != nil {
 			return nil, fmt.Errorf("registering the run worker: %w", err)
 		}

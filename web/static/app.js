@@ -44,18 +44,31 @@
 
   var filter = document.getElementById("filter");
   var flagged = document.getElementById("flagged");
+  var status = ""; // a verdict count pressed: show only that status
   function apply() {
     var q = filter ? filter.value.toLowerCase() : "";
     var only = flagged && flagged.checked;
     document.querySelectorAll("table.results tbody tr:not(.group)").forEach(function (tr) {
-      var name = (tr.querySelector("td") || {}).textContent || "";
+      var a = tr.querySelector("a.bench");
+      var name = a ? a.textContent : ((tr.querySelector("td") || {}).textContent || "");
       var st = tr.getAttribute("data-status");
-      var show = name.toLowerCase().indexOf(q) !== -1 && (!only || st === "regressed" || st === "warning" || st === "improved");
+      var show = name.toLowerCase().indexOf(q) !== -1 && (!only || st === "regressed" || st === "warning" || st === "improved") &&
+        (status === "" || st === status);
       tr.hidden = !show;
     });
   }
   if (filter) { filter.addEventListener("input", apply); }
   if (flagged) { flagged.addEventListener("change", apply); }
+  document.querySelectorAll("button.count").forEach(function (btn) {
+    btn.setAttribute("aria-pressed", "false");
+    btn.addEventListener("click", function () {
+      var on = btn.getAttribute("aria-pressed") !== "true";
+      document.querySelectorAll("button.count").forEach(function (b) { b.setAttribute("aria-pressed", "false"); });
+      btn.setAttribute("aria-pressed", on ? "true" : "false");
+      status = on ? btn.getAttribute("data-status") : "";
+      apply();
+    });
+  });
 
   // Sorting: by a cell's raw value (data-v) when it has one, numbers when both cells parse as
   // numbers, text otherwise.
@@ -101,6 +114,30 @@
           } else {
             cell.textContent = (res.body.error && res.body.error.message) || "failed";
             btn.disabled = false;
+          }
+        });
+    });
+  });
+})();
+
+// "Run now": queue a run through the API with the token typed in (kept in sessionStorage).
+(function () {
+  "use strict";
+  document.querySelectorAll("form.runnow").forEach(function (form) {
+    var tok = form.querySelector("input.token"), out = form.querySelector(".runnow-result");
+    tok.value = sessionStorage.getItem("benchd_token") || "";
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      sessionStorage.setItem("benchd_token", tok.value);
+      var q = "?branch=" + encodeURIComponent(form.dataset.branch) + "&suite=" + encodeURIComponent(form.dataset.suite);
+      fetch("/api/v1/projects/" + encodeURIComponent(form.dataset.project) + "/jobs" + q, { method: "POST", headers: { "Authorization": "Bearer " + tok.value } })
+        .then(function (r) { return r.json().then(function (body) { return { ok: r.ok, body: body }; }); })
+        .then(function (res) {
+          if (res.ok) {
+            out.textContent = "queued job " + res.body.job_id;
+            setTimeout(function () { window.location.reload(); }, 800);
+          } else {
+            out.textContent = (res.body.error && res.body.error.message) || "failed";
           }
         });
     });
