@@ -45,8 +45,8 @@ type RunPage struct {
 	// CountList is Counts worst first (regressed, warning, improved, ok, unknown).
 	CountList []StatusCount
 	Alerts    []AlertView
-	Chart    *Chart
-	Duration string
+	Chart     *Chart
+	Duration  string
 	// Trends is true when Rows carry trend lines (the dashboard).
 	Trends bool
 }
@@ -192,9 +192,9 @@ type OpenRegression struct {
 	// BaselineName names what it was judged against ("main", "start of feature").
 	BaselineName string
 	// FirstBad and LastGood are runs (0: unknown); FromCommit and ToCommit their commits.
-	FirstBad, LastGood     int64
-	FromCommit, ToCommit   string
-	Status                 string // "regressed" or "warning"
+	FirstBad, LastGood   int64
+	FromCommit, ToCommit string
+	Status               string // "regressed" or "warning"
 }
 
 func (s *Server) runPage(c echo.Context) error {
@@ -519,10 +519,10 @@ func (s *Server) alertsPage(c echo.Context) error {
 // AlertGroup is the alerts of one change: those raised by one run (its commit against the
 // baseline it was judged against), newest run first.
 type AlertGroup struct {
-	RunID                           int64
+	RunID                            int64
 	Project, Branch, Testbed, Commit string
-	CreatedAt                       time.Time
-	Alerts                          []AlertRow
+	CreatedAt                        time.Time
+	Alerts                           []AlertRow
 }
 
 // AlertRow is an alert as the alerts page lists it.

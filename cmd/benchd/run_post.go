@@ -167,9 +167,9 @@ func (h *httpStore) Save(ctx context.Context, name string, set *runner.Set) erro
 
 // postReply is the server's reply to a posted run.
 type postReply struct {
-	RunID    int64            `json:"run_id"`
-	URL      string           `json:"url"`
-	Status   runner.Status    `json:"status"`
+	RunID    int64         `json:"run_id"`
+	URL      string        `json:"url"`
+	Status   runner.Status `json:"status"`
 	Baseline *struct {
 		RunID  int64  `json:"run_id"`
 		Source string `json:"source"`
