@@ -54,9 +54,14 @@ type serveConfig struct {
 	repoGiven bool
 	// branch is the branch scheduled runs benchmark (BENCHD_BRANCH). Default "main".
 	branch string
-	// schedule queues periodic runs: "6h", "@every 30m" or cron "0 3 * * *" (BENCHD_SCHEDULE).
-	// Default "": none.
+	// schedule queues periodic runs: "6h", "@every 30m", cron "0 3 * * *" or "off"
+	// (BENCHD_SCHEDULE). Default: defaultSchedule when the worker's repository has a
+	// benchd.yaml (scheduleDefaults), else none.
 	schedule string
+	// branchGiven is true when --branch or BENCHD_BRANCH was set.
+	branchGiven bool
+	// firstRun queues a run at start when the project has none (scheduleDefaults).
+	firstRun bool
 	// noWorker turns the worker inside serve off (BENCHD_NO_WORKER=1). Default false.
 	noWorker bool
 	// concurrency is the number of jobs a worker runs at once (BENCHD_CONCURRENCY). Default 1.
@@ -103,7 +108,7 @@ func (c *serveConfig) register(fs *flag.FlagSet, env *environ, server bool) {
 	fs.StringVar(&c.suite, "suite", envOr(env, "BENCHD_SUITE", "quick"), "suite of webhook and scheduled runs (env BENCHD_SUITE)")
 	fs.StringVar(&c.repo, "repo", env.getenv("BENCHD_REPO"), "repository jobs clone (env BENCHD_REPO; default: the git repository of the working directory)")
 	fs.StringVar(&c.branch, "branch", envOr(env, "BENCHD_BRANCH", "main"), "branch scheduled runs benchmark (env BENCHD_BRANCH)")
-	fs.StringVar(&c.schedule, "schedule", env.getenv("BENCHD_SCHEDULE"), `periodic runs: an interval ("6h") or cron ("0 3 * * *", UTC) (env BENCHD_SCHEDULE)`)
+	fs.StringVar(&c.schedule, "schedule", env.getenv("BENCHD_SCHEDULE"), `periodic runs: an interval ("6h"), cron ("0 3 * * *", UTC) or off (env BENCHD_SCHEDULE; default 6h in a repository with a benchd.yaml)`)
 	conc, _ := strconv.Atoi(envOr(env, "BENCHD_CONCURRENCY", "1"))
 	fs.IntVar(&c.concurrency, "concurrency", conc, "jobs run at once by this worker (env BENCHD_CONCURRENCY)")
 	jt, _ := time.ParseDuration(envOr(env, "BENCHD_JOB_TIMEOUT", "1h"))
@@ -141,7 +146,7 @@ func (c *serveConfig) validate(server, worker bool) error {
 			errs = append(errs, fmt.Sprintf("--metrics-addr %q (BENCHD_METRICS_ADDR): want host:port", c.metricsAddr))
 		}
 	}
-	if c.schedule != "" {
+	if c.schedule != "" && c.schedule != "off" {
 		if _, err := jobs.ParseSchedule(c.schedule); err != nil {
 			errs = append(errs, fmt.Sprintf("--schedule (BENCHD_SCHEDULE): %v", err))
 		}
@@ -173,6 +178,7 @@ func (c *serveConfig) validate(server, worker bool) error {
 			c.repo = strings.TrimSpace(string(out))
 		}
 	}
+	c.scheduleDefaults(worker)
 	if worker && c.cacheDir == "" {
 		c.cacheDir = filepath.Join(c.db.dataDir, "repos")
 	}
@@ -241,6 +247,8 @@ func serveOrWork(ctx context.Context, args []string, env *environ, server bool) 
 	if fs.NArg() > 0 {
 		return usageErrorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
+	fs.Visit(func(f *flag.Flag) { cfg.branchGiven = cfg.branchGiven || f.Name == "branch" })
+	cfg.branchGiven = cfg.branchGiven || env.getenv("BENCHD_BRANCH") != ""
 	work := !server || !cfg.noWorker
 	if err := cfg.validate(server, work); err != nil {
 		return err
@@ -318,6 +326,9 @@ func serveOrWork(ctx context.Context, args []string, env *environ, server bool) 
 		}
 		log.Info("worker started", "concurrency", cfg.concurrency, "repo", cfg.repo, "schedule", cfg.schedule, "cache_dir", cfg.cacheDir)
 		defer stopWorker(client, log)
+		if cfg.firstRun {
+			queueFirstRun(ctx, store, jobs.NewQueue(store, client), jc.ScheduledJob, log)
+		}
 	}
 	if srv != nil {
 		return srv.Run(ctx, cfg.addr, onListen)
