@@ -197,7 +197,12 @@ func historyChart(v *BenchmarkPage) Chart {
 		meds = append(meds, p.Median)
 	}
 	sc := runner.ScaleOf(v.Unit, meds...)
-	y := func(raw float64) float64 { return raw / sc.Factor }
+	// y is a value in the display unit, to 12 significant digits: 45e-6 s is 45 µs, not
+	// 45.00000000000001.
+	y := func(raw float64) float64 {
+		v, _ := strconv.ParseFloat(strconv.FormatFloat(raw/sc.Factor, 'g', 12, 64), 64)
+		return v
+	}
 	x := func(p PointView) float64 { return float64(p.StartedAt.UnixMilli()) }
 	var categories []string
 	if v.XAxis == "commit" {
