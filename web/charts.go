@@ -294,20 +294,37 @@ func historyChart(v *BenchmarkPage) Chart {
 			"label":     map[string]any{"show": true, "formatter": fmt.Sprintf("change %+.0f%%", cp.Delta*100), "position": "end", "color": colorChange},
 			"lineStyle": map[string]any{"color": colorChange, "type": "dotted", "width": 1.5}})
 	}
+	// Alert pins on their points; the runs of active alerts shaded from the run before each
+	// (the last good one) to it, consecutive runs merged into one range labelled once.
 	var pins []map[string]any
 	var areas [][2]map[string]any
-	for i, p := range v.Points {
-		if st, ok := v.alerted[p.RunID]; ok {
-			pins = append(pins, map[string]any{"name": "#" + strconv.FormatInt(p.RunID, 10), "coord": []float64{x(p), y(p.Median)}})
-			if st == "active" {
-				from := p
-				if i > 0 {
-					from = v.Points[i-1]
-				}
-				areas = append(areas, [2]map[string]any{{"name": "open alert", "xAxis": x(from)}, {"xAxis": x(p)}})
-			}
+	open, from := 0, 0
+	flush := func(last int) {
+		if open == 0 {
+			return
 		}
+		text := "open alert"
+		if open > 1 {
+			text = fmt.Sprintf("open alerts (%d runs)", open)
+		}
+		areas = append(areas, [2]map[string]any{{"name": text, "xAxis": x(v.Points[from])}, {"xAxis": x(v.Points[last])}})
+		open = 0
 	}
+	for i, p := range v.Points {
+		st, ok := v.alerted[p.RunID]
+		if ok {
+			pins = append(pins, map[string]any{"name": "#" + strconv.FormatInt(p.RunID, 10), "coord": []float64{x(p), y(p.Median)}})
+		}
+		if ok && st == "active" {
+			if open == 0 {
+				from = max(i-1, 0)
+			}
+			open++
+			continue
+		}
+		flush(i - 1)
+	}
+	flush(len(v.Points) - 1)
 	if len(lines) > 0 {
 		main[0]["markLine"] = map[string]any{"symbol": []string{"none", "none"}, "precision": 10, "silent": true, "data": lines}
 	}
