@@ -228,13 +228,13 @@ func historyChart(v *BenchmarkPage) Chart {
 	point := func(p PointView, branch string) historyPoint {
 		hp := historyPoint{Name: "#" + strconv.FormatInt(p.RunID, 10), Value: [2]float64{x(p), y(p.Median)},
 			Commit: shortCommit(p), Message: p.Message, Date: p.StartedAt.UTC().Format("2006-01-02 15:04 UTC"), Branch: branch,
-			Run: p.RunID, N: p.N, Fmt: runner.FormatValue(p.Median, v.Unit), Status: p.Status, BaseName: p.BaselineName}
-		if p.Lo != nil {
-			hp.CI = fmtCI(p.Lo, p.Hi)(v.Unit)
+			Run: p.RunID, N: p.N, Fmt: sc.Format(p.Median), Status: p.Status, BaseName: p.BaselineName}
+		if p.Lo != nil { // in the chart's one scale, so a tooltip's numbers compare at a glance
+			hp.CI = sc.Format(*p.Lo) + " – " + sc.Format(*p.Hi)
 		}
 		if p.Status != "" && p.Baseline != 0 { // p and change only against a baseline
 			pv, d := p.P, p.Delta
-			hp.P, hp.Delta, hp.Base = &pv, &d, runner.FormatValue(p.Baseline, v.Unit)
+			hp.P, hp.Delta, hp.Base = &pv, &d, sc.Format(p.Baseline)
 		}
 		return hp
 	}
