@@ -11,20 +11,20 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/benchd/benchd/db"
 	"github.com/benchd/benchd/runner"
-	"github.com/benchd/benchd/web"
 )
 
 // ListJobs returns the newest limit run jobs, newest first, in every state (queued, running,
 // failed with the last error, done), each with its last progress report; it implements
 // web.JobLister.
-func (q *Queue) ListJobs(ctx context.Context, limit int) ([]web.JobView, error) {
+func (q *Queue) ListJobs(ctx context.Context, limit int) ([]db.Job, error) {
 	res, err := q.client.JobList(ctx, river.NewJobListParams().Kinds(RunArgs{}.Kind()).
 		OrderBy(river.JobListOrderByID, river.SortOrderDesc).First(limit))
 	if err != nil {
 		return nil, fmt.Errorf("listing jobs: %w", err)
 	}
-	out := make([]web.JobView, 0, len(res.Jobs))
+	out := make([]db.Job, 0, len(res.Jobs))
 	for _, j := range res.Jobs {
 		out = append(out, jobView(j))
 	}
@@ -32,10 +32,10 @@ func (q *Queue) ListJobs(ctx context.Context, limit int) ([]web.JobView, error) 
 }
 
 // jobView is the view of a River job row of kind benchd_run.
-func jobView(j *rivertype.JobRow) web.JobView {
+func jobView(j *rivertype.JobRow) db.Job {
 	var a RunArgs
 	json.Unmarshal(j.EncodedArgs, &a) // a row of this kind was inserted from RunArgs
-	v := web.JobView{ID: j.ID, State: string(j.State), Project: a.Project, Branch: a.Branch, Commit: a.Commit, Suite: a.Suite,
+	v := db.Job{ID: j.ID, State: string(j.State), Project: a.Project, Branch: a.Branch, Commit: a.Commit, Suite: a.Suite,
 		Trigger: a.Trigger, Attempt: j.Attempt, MaxAttempts: j.MaxAttempts, CreatedAt: j.CreatedAt,
 		AttemptedAt: j.AttemptedAt, FinalizedAt: j.FinalizedAt}
 	if v.Trigger == "" {
@@ -45,7 +45,7 @@ func jobView(j *rivertype.JobRow) web.JobView {
 		v.Error = j.Errors[n-1].Error
 	}
 	var md struct {
-		Output *web.JobProgress `json:"output"`
+		Output *db.JobProgress `json:"output"`
 	}
 	if json.Unmarshal(j.Metadata, &md) == nil && md.Output != nil && md.Output.Turns > 0 {
 		v.Progress = md.Output
@@ -81,7 +81,7 @@ func reportProgress(run func(context.Context, runner.RunConfig) (*runner.RunResu
 		var (
 			mu   sync.Mutex
 			last time.Time
-			p    web.JobProgress
+			p    db.JobProgress
 		)
 		inner := cfg.Progress
 		cfg.Progress = func(pr runner.Progress) {
