@@ -31,6 +31,7 @@ func (s *Server) pageRoutes() {
 	// The jobs API lives beside its page: the list, and "Run now" with the project's token.
 	e.GET("/api/v1/projects/:project/jobs", s.apiJobs, s.requireToken)
 	e.POST("/api/v1/projects/:project/jobs", s.apiRunNow, s.requireToken)
+	e.PUT("/api/v1/projects/:project/commits/:sha", s.putCommit, s.requireToken)
 	e.RouteNotFound("/*", func(c echo.Context) error {
 		return errorf(http.StatusNotFound, "There is no page at %s.", c.Request().URL.Path)
 	})
@@ -47,6 +48,8 @@ type RunPage struct {
 	Alerts    []AlertView
 	Chart     *Chart
 	Duration  string
+	// Commit is what is known of the run's commit (nil when nothing is).
+	Commit *db.Commit
 	// Trends is true when Rows carry trend lines (the dashboard).
 	Trends bool
 }
@@ -230,6 +233,15 @@ func (s *Server) buildRunPage(c echo.Context, run db.Run) (*RunPage, error) {
 		return nil, err
 	}
 	v := &RunPage{Run: s.runView(run), Baseline: ref, Counts: map[string]int{}}
+	if run.Commit != "" {
+		cms, err := s.store.Commits(ctx, run.Project, []string{run.Commit})
+		if err != nil {
+			return nil, err
+		}
+		if cm, ok := cms[run.Commit]; ok {
+			v.Commit = &cm
+		}
+	}
 	if !run.FinishedAt.IsZero() && run.FinishedAt.After(run.StartedAt) {
 		v.Duration = run.FinishedAt.Sub(run.StartedAt).Round(1e6).String()
 	}
@@ -305,8 +317,19 @@ func (s *Server) benchmarkPage(c echo.Context) error {
 	if len(pts) == 0 {
 		return errorf(http.StatusNotFound, "No results of %s in %s on %s/%s.", v.Name, v.Unit, v.Project, v.Branch)
 	}
+	shas := make([]string, 0, len(pts))
 	for _, p := range pts {
 		v.Points = append(v.Points, pointView(p))
+		if p.Commit != "" {
+			shas = append(shas, p.Commit)
+		}
+	}
+	cms, err := s.store.Commits(ctx, v.Project, shas)
+	if err != nil {
+		return err
+	}
+	for i := range v.Points {
+		v.Points[i].Message = cms[v.Points[i].Commit].Message
 	}
 	for i := len(v.Points) - 1; i >= 0 && (len(v.Rows) < tableRows || c.QueryParam("rows") == "all"); i-- {
 		v.Rows = append(v.Rows, v.Points[i])

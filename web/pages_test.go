@@ -106,3 +106,30 @@ func TestBenchmarkPageChangePoint(t *testing.T) {
 		t.Errorf("for a level shift at run %d, got %d and a page without %q", ids[6], status, want)
 	}
 }
+
+// TestCommitMetadataShown stores what is known of a commit (as benchd post does from git) and
+// finds it on the run page and in the benchmark chart's tooltip data.
+func TestCommitMetadataShown(t *testing.T) {
+	e := newEnv(t, Config{}, nil)
+	rep := seedRegression(t, e)
+	body := `{"message": "sessions: allocate the mailbox eagerly\n\nA longer body.", "committed_at": "2026-11-30T10:00:00+01:00"}`
+	if status, raw := e.api(t, "PUT", "/api/v1/projects/sessioncore/commits/c2", e.token, "application/json", body, nil); status != 204 {
+		t.Fatalf("PUT commit: %d %s", status, raw)
+	}
+	if status, _ := e.api(t, "PUT", "/api/v1/projects/sessioncore/commits/not-a-sha", e.token, "application/json", body, nil); status != 400 {
+		t.Errorf("for PUT of a commit that is not hexadecimal, got %d, want 400", status)
+	}
+	_, _, run := do(t, "GET", fmt.Sprintf("%s/runs/%d", e.ts.URL, rep.RunID), nil)
+	for _, want := range []string{"sessions: allocate the mailbox eagerly", "committed 2026-11-30 09:00 UTC"} {
+		if !strings.Contains(run, want) {
+			t.Errorf("the run page of commit c2 lacks %q", want)
+		}
+	}
+	if strings.Contains(run, "A longer body") {
+		t.Errorf("the run page shows the commit message's body, want its first line only")
+	}
+	bench := "/benchmark?" + url.Values{"project": {"sessioncore"}, "branch": {"main"}, "testbed": {"bench"}, "name": {"Create/n=1000"}, "unit": {"sec/op"}}.Encode()
+	if _, _, page := do(t, "GET", e.ts.URL+bench, nil); !strings.Contains(page, `"msg":"sessions: allocate the mailbox eagerly"`) {
+		t.Errorf("the benchmark chart's data lacks the commit message of c2")
+	}
+}

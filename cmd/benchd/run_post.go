@@ -274,6 +274,7 @@ func cmdPost(ctx context.Context, args []string, env *environ) error {
 	if status != http.StatusOK && status != http.StatusCreated {
 		return &exitError{code: 2, err: fmt.Errorf("posting results: %w", replyError(status, data, name))}
 	}
+	describeCommit(ctx, &sf, commit)
 	var reply postReply
 	if err := json.Unmarshal(data, &reply); err != nil {
 		return &exitError{code: 2, err: fmt.Errorf("posting results: decoding the server's reply: %w", err)}
@@ -321,6 +322,27 @@ func writeReply(w io.Writer, r postReply) error {
 		}
 	}
 	return tw.Flush()
+}
+
+// describeCommit tells the server what git knows of commit — its message's first line and its
+// commit time — so the pages show them beside it. It is a courtesy: when git does not know
+// the commit (CI's shallow clone of another SHA, no repository) or the server does not
+// answer, nothing is said.
+func describeCommit(ctx context.Context, sf *serverFlags, commit string) {
+	if commit == "" {
+		return
+	}
+	out := gitValue(ctx, "log", "-1", "--format=%cI%n%s", commit)
+	when, msg, ok := strings.Cut(out, "\n")
+	if !ok {
+		return
+	}
+	body := map[string]any{"message": msg}
+	if t, err := time.Parse(time.RFC3339, when); err == nil {
+		body["committed_at"] = t
+	}
+	b, _ := json.Marshal(body)
+	sf.do(ctx, http.MethodPut, sf.endpoint("/commits/"+url.PathEscape(commit), nil), b, http.Header{"Content-Type": {"application/json"}})
 }
 
 func firstNonEmpty(s ...string) string {

@@ -24,6 +24,13 @@ type Alert struct {
 	CreatedAt      pgtype.Timestamptz
 	AcknowledgedAt pgtype.Timestamptz
 	ResolvedAt     pgtype.Timestamptz
+	LastGoodRunID  pgtype.Int8
+	LastRunID      pgtype.Int8
+	ResolvedRunID  pgtype.Int8
+	Runs           int32
+	LatestValue    float64
+	LatestDelta    float64
+	UpdatedAt      pgtype.Timestamptz
 }
 
 type ApiToken struct {
@@ -44,10 +51,19 @@ type Baseline struct {
 }
 
 type Branch struct {
-	ID        int64
-	ProjectID int64
-	Name      string
-	CreatedAt pgtype.Timestamptz
+	ID          int64
+	ProjectID   int64
+	Name        string
+	CreatedAt   pgtype.Timestamptz
+	StartBranch string
+	StartCommit string
+}
+
+type Commit struct {
+	ProjectID   int64
+	Sha         string
+	Message     string
+	CommittedAt pgtype.Timestamptz
 }
 
 type Project struct {
@@ -57,24 +73,25 @@ type Project struct {
 }
 
 type Result struct {
-	ID            int64
-	RunID         int64
-	Name          string
-	Procs         int32
-	Unit          string
-	Better        int16
-	Samples       []float64
-	N             int32
-	Median        float64
-	CiLo          pgtype.Float8
-	CiHi          pgtype.Float8
-	VerdictStatus pgtype.Text
-	VerdictRule   string
-	BaselineValue float64
-	LimitValue    float64
-	Delta         float64
-	P             float64
-	VerdictNote   string
+	ID              int64
+	RunID           int64
+	Name            string
+	Procs           int32
+	Unit            string
+	Better          int16
+	Samples         []float64
+	N               int32
+	Median          float64
+	CiLo            pgtype.Float8
+	CiHi            pgtype.Float8
+	VerdictStatus   pgtype.Text
+	VerdictRule     string
+	BaselineValue   float64
+	LimitValue      float64
+	Delta           float64
+	P               float64
+	VerdictNote     string
+	BaselineSamples []float64
 }
 
 type Run struct {
@@ -93,6 +110,8 @@ type Run struct {
 	CreatedAt      pgtype.Timestamptz
 	BaselineRunID  pgtype.Int8
 	BaselineSource string
+	BaselineCommit string
+	BaselineLabel  string
 }
 
 type Testbed struct {

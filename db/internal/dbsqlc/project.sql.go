@@ -10,7 +10,7 @@ import (
 )
 
 const branchGetByName = `-- name: BranchGetByName :one
-SELECT id, project_id, name, created_at FROM branches WHERE project_id = $1 AND name = $2
+SELECT id, project_id, name, created_at, start_branch, start_commit FROM branches WHERE project_id = $1 AND name = $2
 `
 
 type BranchGetByNameParams struct {
@@ -26,6 +26,8 @@ func (q *Queries) BranchGetByName(ctx context.Context, arg BranchGetByNameParams
 		&i.ProjectID,
 		&i.Name,
 		&i.CreatedAt,
+		&i.StartBranch,
+		&i.StartCommit,
 	)
 	return i, err
 }
@@ -33,7 +35,7 @@ func (q *Queries) BranchGetByName(ctx context.Context, arg BranchGetByNameParams
 const branchInsert = `-- name: BranchInsert :one
 INSERT INTO branches (project_id, name) VALUES ($1, $2)
 ON CONFLICT (project_id, name) DO NOTHING
-RETURNING id, project_id, name, created_at
+RETURNING id, project_id, name, created_at, start_branch, start_commit
 `
 
 type BranchInsertParams struct {
@@ -49,12 +51,14 @@ func (q *Queries) BranchInsert(ctx context.Context, arg BranchInsertParams) (Bra
 		&i.ProjectID,
 		&i.Name,
 		&i.CreatedAt,
+		&i.StartBranch,
+		&i.StartCommit,
 	)
 	return i, err
 }
 
 const branchList = `-- name: BranchList :many
-SELECT b.id, b.project_id, b.name, b.created_at FROM branches b JOIN projects p ON p.id = b.project_id
+SELECT b.id, b.project_id, b.name, b.created_at, b.start_branch, b.start_commit FROM branches b JOIN projects p ON p.id = b.project_id
 WHERE p.name = $1 ORDER BY b.name
 `
 
@@ -72,6 +76,8 @@ func (q *Queries) BranchList(ctx context.Context, name string) ([]Branch, error)
 			&i.ProjectID,
 			&i.Name,
 			&i.CreatedAt,
+			&i.StartBranch,
+			&i.StartCommit,
 		); err != nil {
 			return nil, err
 		}

@@ -172,7 +172,7 @@ type ResultInsertManyParams struct {
 }
 
 const resultListByRun = `-- name: ResultListByRun :many
-SELECT id, run_id, name, procs, unit, better, samples, n, median, ci_lo, ci_hi, verdict_status, verdict_rule, baseline_value, limit_value, delta, p, verdict_note FROM results WHERE run_id = $1 ORDER BY name, unit
+SELECT id, run_id, name, procs, unit, better, samples, n, median, ci_lo, ci_hi, verdict_status, verdict_rule, baseline_value, limit_value, delta, p, verdict_note, baseline_samples FROM results WHERE run_id = $1 ORDER BY name, unit
 `
 
 func (q *Queries) ResultListByRun(ctx context.Context, runID int64) ([]Result, error) {
@@ -203,6 +203,7 @@ func (q *Queries) ResultListByRun(ctx context.Context, runID int64) ([]Result, e
 			&i.Delta,
 			&i.P,
 			&i.VerdictNote,
+			&i.BaselineSamples,
 		); err != nil {
 			return nil, err
 		}
