@@ -93,8 +93,16 @@ func TestServeMeasuresOnFirstStart(t *testing.T) {
 	if !strings.Contains(runs, "trunk") {
 		t.Errorf("the first run is not of the repository's current branch trunk:\n%s", runs)
 	}
-	if jobsPage := get("/jobs"); !strings.Contains(jobsPage, `href="/runs/`+id+`"`) || !strings.Contains(jobsPage, "done") {
-		t.Errorf("the jobs page does not show the first job done with its run %s:\n%s", id, jobsPage)
+	// The job is done once the worker returns (after the run is stored and its change points
+	// searched), a moment after the run appears.
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(200 * time.Millisecond) {
+		jobsPage := get("/jobs")
+		if strings.Contains(jobsPage, `href="/runs/`+id+`"`) && strings.Contains(jobsPage, ">done<") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the jobs page does not show the first job done with its run %s:\n%s", id, jobsPage)
+		}
 	}
 	if dash := get("/?branch=trunk"); !strings.Contains(dash, "Sum/n=100") {
 		t.Errorf("the dashboard of trunk does not show the fixture's benchmarks:\n%s", dash)
