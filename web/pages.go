@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -446,6 +447,12 @@ func (s *Server) dashboardPage(c echo.Context) error {
 			v.Branches = append(v.Branches, b.Name)
 		}
 		sort.Strings(v.Branches)
+		// No ?branch= and no main (a first start on another branch): the newest run's branch.
+		if c.QueryParam("branch") == "" && len(v.Branches) > 0 && !slices.Contains(v.Branches, v.Branch) {
+			if rs, err := s.store.ListRuns(ctx, db.RunFilter{Project: v.Project, Limit: 1}); err == nil && len(rs) > 0 {
+				v.Branch = rs[0].Branch
+			}
+		}
 		tbs, err := s.store.ListTestbeds(ctx)
 		if err != nil {
 			return err

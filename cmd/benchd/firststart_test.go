@@ -104,8 +104,8 @@ func TestServeMeasuresOnFirstStart(t *testing.T) {
 			t.Fatalf("the jobs page does not show the first job done with its run %s:\n%s", id, jobsPage)
 		}
 	}
-	if dash := get("/?branch=trunk"); !strings.Contains(dash, "Sum/n=100") {
-		t.Errorf("the dashboard of trunk does not show the fixture's benchmarks:\n%s", dash)
+	if dash := get("/"); !strings.Contains(dash, "Sum/n=100") || !strings.Contains(dash, "sessioncore · trunk") {
+		t.Errorf("the dashboard (no main branch: the newest run's, trunk) does not show the fixture's benchmarks:\n%s", dash)
 	}
 	if log := stderr.String(); !strings.Contains(log, "queued a first run") || !strings.Contains(log, `"schedule":"6h"`) {
 		t.Errorf("the log does not say a first run was queued and the default schedule set:\n%s", log)
