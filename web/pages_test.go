@@ -133,3 +133,47 @@ func TestCommitMetadataShown(t *testing.T) {
 		t.Errorf("the benchmark chart's data lacks the commit message of c2")
 	}
 }
+
+// TestDashboardOpenRegressions renders the dashboard's "Open regressions" block from a
+// hand-made value (the judgement fills DashboardPage.OpenRegressions): worst first at the top,
+// each with its change, what it was judged against and its commit range, names escaped; and
+// nothing at all when the list is empty.
+func TestDashboardOpenRegressions(t *testing.T) {
+	a, err := loadAssets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages, err := parseTemplates(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	render := func(v *DashboardPage) string {
+		t.Helper()
+		var b strings.Builder
+		if err := pages["dashboard"].ExecuteTemplate(&b, "layout", page{Nav: "dashboard", Data: v}); err != nil {
+			t.Fatal(err)
+		}
+		return b.String()
+	}
+	v := &DashboardPage{Projects: []string{"sessioncore"}, Project: "sessioncore", Branch: "main", OpenRegressions: []OpenRegression{{
+		AlertID: 7, Benchmark: "Create/n=1000" + xssName, Unit: "sec/op", Link: "/benchmark?name=Create", Size: "+25.3%",
+		Value: "38.57 µs", Baseline: "30.48 µs", BaselineName: "baseline main (run 30)", FirstBad: 41, LastGood: 40,
+		FromCommit: "a168469", ToCommit: "a16a358", Status: "regressed"}}}
+	got := render(v)
+	for _, want := range []string{`id="open-regressions"`, "Open regressions", "Create/n=1000&lt;script&gt;", "&#43;25.3%", "38.57 µs", "was 30.48 µs",
+		"baseline main (run 30)", `<a href="/runs/40"><code>a168469</code></a> → <a href="/runs/41"><code>a16a358</code></a>`, `data-status="regressed"`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the dashboard with an open regression lacks %q", want)
+		}
+	}
+	if strings.Contains(got, xssName) {
+		t.Errorf("the open regression's name is raw markup")
+	}
+	if i, j := strings.Index(got, "Open regressions"), strings.Index(got, "No runs of"); i < 0 || (j >= 0 && j < i) {
+		t.Errorf("the open regressions are not first on the page")
+	}
+	v.OpenRegressions = nil
+	if got := render(v); strings.Contains(got, "open-regressions") {
+		t.Errorf("with no open regressions, the dashboard still has the block")
+	}
+}
