@@ -182,6 +182,8 @@ type Alert struct {
 	LatestValue, LatestDelta float64
 	// ResolvedRunID is the run that showed the benchmark back within limits (0: none).
 	ResolvedRunID int64
+	// BaselineLabel names what the first bad run was judged against ("" when nothing).
+	BaselineLabel string
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
 	// AcknowledgedAt and ResolvedAt are zero until then.
@@ -220,7 +222,8 @@ func (s *Store) ListAlerts(ctx context.Context, f AlertFilter) ([]Alert, error) 
 			Status: AlertStatus(r.Status), CreatedAt: ts(r.CreatedAt), AcknowledgedAt: ts(r.AcknowledgedAt),
 			ResolvedAt: ts(r.ResolvedAt), LastGoodRunID: int8Val(r.LastGoodRunID), LastGoodCommit: r.LastGoodCommit,
 			LastRunID: int8Val(r.LastRunID), LastCommit: r.LastCommit, Runs: int(r.Runs), LatestValue: r.LatestValue,
-			LatestDelta: r.LatestDelta, ResolvedRunID: int8Val(r.ResolvedRunID), UpdatedAt: ts(r.UpdatedAt)}
+			LatestDelta: r.LatestDelta, ResolvedRunID: int8Val(r.ResolvedRunID), UpdatedAt: ts(r.UpdatedAt),
+			BaselineLabel: r.BaselineLabel}
 	}
 	return out, nil
 }

@@ -338,6 +338,9 @@ type HistoryPoint struct {
 	Baseline float64
 	Delta    float64
 	P        float64
+	// BaselineLabel names what the run was compared with ("baseline main (run 12)"; "" when
+	// nothing or not recorded).
+	BaselineLabel string
 }
 
 // BenchmarkHistory returns the newest Limit points of a series of done runs, oldest first
@@ -351,7 +354,8 @@ func (s *Store) BenchmarkHistory(ctx context.Context, h HistoryQuery) ([]History
 	out := make([]HistoryPoint, len(rows))
 	for i, r := range rows {
 		out[len(rows)-1-i] = HistoryPoint{RunID: r.RunID, ResultID: r.ResultID, Commit: r.CommitSha, StartedAt: ts(r.StartedAt),
-			Median: r.Median, N: int(r.N), Status: r.VerdictStatus.String, Baseline: r.BaselineValue, Delta: r.Delta, P: r.P}
+			Median: r.Median, N: int(r.N), Status: r.VerdictStatus.String, Baseline: r.BaselineValue, Delta: r.Delta, P: r.P,
+			BaselineLabel: r.BaselineLabel}
 		out[len(rows)-1-i].Lo, out[len(rows)-1-i].Hi = ciFrom(r.CiLo, r.CiHi)
 	}
 	return out, nil

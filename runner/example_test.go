@@ -47,8 +47,8 @@ func ExampleNewReport() {
 	// Output:
 	// Lookup regressed regression worse by 20.0% ≥ 5% (p=0.002, n=6+6)
 	//
-	// sec/op  main         branch       vs base                 verdict
-	// Lookup  100.0n ± 2%  120.0n ± 2%  +20.00%  p=0.002 n=6+6  REGRESSED [regression] worse by 20.0% ≥ 5% (p=0.002, n=6+6)
+	// sec/op  main           branch         vs base                 verdict
+	// Lookup  100.0 ns ± 2%  120.0 ns ± 2%  +20.00%  p=0.002 n=6+6  REGRESSED [regression] worse by 20.0% ≥ 5% (p=0.002, n=6+6)
 	//
 	// 1 regressed of 1
 }

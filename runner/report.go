@@ -112,13 +112,13 @@ func displayName(name string, procs int) string {
 	return name
 }
 
-// formatSummary formats s like benchstat: "100.5µ ± 2%", "∞" intervals as "± ∞".
+// formatSummary formats s like benchstat, in human units (FormatValue): "100.5 µs ± 2%",
+// "∞" intervals as "± ∞".
 func formatSummary(s Summary, unit string) string {
 	if s.N == 0 {
 		return "-"
 	}
-	v := formatValue(s.Median, unit)
-	v = v[:len(v)-len(unit)-1]
+	v := FormatValue(s.Median, unit)
 	w := ciHalfWidth(s)
 	switch {
 	case math.IsInf(w, 0):

@@ -142,10 +142,10 @@ func (rs *Rules) Evaluate(cmps []Comparison, o Options) []Verdict {
 			f := firing{status: StatusOK}
 			m := c.New.Median
 			if r.Kind == KindUpper && m > r.Warn {
-				f = firing{StatusWarning, string(KindUpper), r.Warn, fmt.Sprintf("%s above the limit %s (%s)", formatValue(m, c.Unit), formatValue(r.Warn, c.Unit), r.Note)}
+				f = firing{StatusWarning, string(KindUpper), r.Warn, fmt.Sprintf("%s above the limit %s (%s)", FormatValueUnit(m, c.Unit), FormatValueUnit(r.Warn, c.Unit), r.Note)}
 			}
 			if r.Kind == KindLower && m < r.Warn {
-				f = firing{StatusWarning, string(KindLower), r.Warn, fmt.Sprintf("%s below the limit %s (%s)", formatValue(m, c.Unit), formatValue(r.Warn, c.Unit), r.Note)}
+				f = firing{StatusWarning, string(KindLower), r.Warn, fmt.Sprintf("%s below the limit %s (%s)", FormatValueUnit(m, c.Unit), FormatValueUnit(r.Warn, c.Unit), r.Note)}
 			}
 			fired = append(fired, f)
 		}

@@ -43,7 +43,7 @@ func TestEvaluate(t *testing.T) {
 		note   string
 	}{
 		{StatusWarning, "lower", "below the limit 1.000k sessions/s"},
-		{StatusRegressed, "regression", "also upper: 2.399m sec/op above the limit 1.000m"},
+		{StatusRegressed, "regression", "also upper: 2.399 ms/op above the limit 1.000 ms/op"},
 		{StatusUnknown, "", ""}, // no baseline, no static rule for it
 		{StatusWarning, "scaling", "grows 3.00× from n=100 to n=1000"},
 		{StatusOK, "", ""}, // 10% worse, but Call's own minimum effect is 20%

@@ -440,7 +440,7 @@ func TestShortRunHasNoInterval(t *testing.T) {
 	}
 	for _, path := range []string{fmt.Sprintf("/runs/%d", rep.RunID), "/benchmark?project=sessioncore&branch=main&testbed=t&name=Short&unit=sec/op"} {
 		status, _, body := do(t, "GET", e.ts.URL+path, nil)
-		if status != 200 || !strings.Contains(body, `<td class="num">–</td>`) || strings.Contains(body, "Inf") {
+		if status != 200 || !strings.Contains(body, `<td class="num opt">–</td>`) || strings.Contains(body, "Inf") {
 			t.Errorf("for GET %s, got %d and a page without a dash for the interval (or with Inf)", path, status)
 		}
 	}

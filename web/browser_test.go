@@ -55,14 +55,19 @@ func browser(t *testing.T) context.Context {
 	return ctx
 }
 
-// screenshot saves the page under $BENCHD_SCREENSHOTS (when set) or the test's temp dir.
+// screenshot saves the whole page under $BENCHD_SCREENSHOTS (when set) or the test's temp
+// dir; a name ending in "-phone" (or "-phone-dark") saves only the screen, as a phone shows it.
 func screenshot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
 	dir := os.Getenv("BENCHD_SCREENSHOTS")
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	shot := chromedp.FullScreenshot(100)
+	if strings.Contains(name, "-phone") {
+		shot = chromedp.CaptureScreenshot()
+	}
+	buf, err := chromedp.Run(ctx, shot)
 	if err != nil {
 		t.Errorf("screenshot %s: %v", name, err)
 		return
@@ -137,11 +142,10 @@ func TestPagesInBrowser(t *testing.T) {
 		t.Errorf("on the dashboard, the regressed row is %q, want Create/n=1000", got)
 	}
 	localOnly("dashboard")
-	screenshot(t, ctx, "dashboard")
 	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.ID("filter"), "Lookup")); err != nil {
 		t.Fatal(err)
 	}
-	visible, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("table.results tbody tr:not(.group)")].filter(r => !r.hidden).map(r => r.cells[0].textContent.trim())`))
+	visible, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("table.results tbody tr:not(.group)")].filter(r => !r.hidden).map(r => r.querySelector("a.bench").textContent.trim())`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +169,6 @@ func TestPagesInBrowser(t *testing.T) {
 		t.Errorf("on the run page, benchmark names are %q, want %q as text", names, "X"+xssName)
 	}
 	localOnly("run")
-	screenshot(t, ctx, "run")
 
 	// Benchmark page: the history draws with the alert; a click on a point opens its run.
 	bench := e.ts.URL + "/benchmark?" + url.Values{"project": {"sessioncore"}, "branch": {"main"}, "testbed": {"bench"}, "name": {"Create/n=1000"}, "unit": {"sec/op"}}.Encode()
@@ -174,7 +177,6 @@ func TestPagesInBrowser(t *testing.T) {
 	}
 	chartDrawn("history_chart")
 	localOnly("benchmark")
-	screenshot(t, ctx, "benchmark")
 	xy, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`(() => {
 		const el = document.getElementById("history_chart"), c = echarts.getInstanceByDom(el);
 		const d = c.getOption().series[0].data, last = d[d.length - 1];
@@ -211,12 +213,11 @@ func TestPagesInBrowser(t *testing.T) {
 		c.dispatchAction({type: "showTip", seriesIndex: 0, dataIndex: 1});
 		return el.innerText;
 	})()`))
-	for _, want := range []string{fmt.Sprintf("run %d", rep.RunID), "commit c2", "n=8", "p=0.000", "regressed", "+200.0% vs baseline"} {
+	for _, want := range []string{fmt.Sprintf("run %d", rep.RunID), "commit c2", "n=8", "p=0.000", "regressed", "+200.0% vs history of main (run 1) 30.63 µs"} {
 		if err != nil || !strings.Contains(tip, want) {
 			t.Errorf("the tooltip of the last point says %q (%v), want %q in it", tip, err, want)
 		}
 	}
-	screenshot(t, ctx, "benchmark-by-commit")
 	xy, err = chromedp.Run(ctx, chromedp.Evaluate[[]float64](`(() => {
 		const el = document.getElementById("history_chart"), c = echarts.getInstanceByDom(el);
 		c.dispatchAction({type: "hideTip"});
@@ -249,7 +250,6 @@ func TestPagesInBrowser(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Navigate(e.ts.URL+"/alerts")); err != nil {
 		t.Fatal(err)
 	}
-	screenshot(t, ctx, "alerts")
 	ackSel := fmt.Sprintf("#alert-%d button.ack", rep.Alerts[0])
 	if err := chromedp.Do(ctx,
 		chromedp.SendKeys(chromedp.ID("token"), e.token),

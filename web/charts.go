@@ -14,6 +14,8 @@ import (
 	"github.com/go-echarts/go-echarts/v2/event"
 	"github.com/go-echarts/go-echarts/v2/opts"
 	"github.com/go-echarts/go-echarts/v2/render"
+
+	"github.com/benchd/benchd/runner"
 )
 
 // Chart is a rendered go-echarts chart for a page: its element and its script.
@@ -42,56 +44,100 @@ func snippet(id string, r interface{ RenderSnippet() render.ChartSnippet }) Char
 	return Chart{ID: id, Element: template.HTML(s.Element), Script: template.HTML(open + body + closeTag)}
 }
 
+// deltaBars is how many bars the change chart draws at most: the worst and largest changes
+// (the table below it lists every result).
+const deltaBars = 30
+
 // deltaChart is the run page's bar chart of each verdict's change vs the baseline, in percent,
-// coloured by verdict.
-func deltaChart(vs []VerdictView) Chart {
-	bar := charts.NewBar()
-	labels := make([]string, 0, len(vs))
-	data := make([]opts.BarData, 0, len(vs))
+// coloured by verdict: worst first, then the largest changes, at most deltaBars of them, one
+// 20 px row each. ok is false when no verdict had a baseline (nothing to draw: a first run).
+func deltaChart(vs []VerdictView) (ch Chart, ok bool) {
+	judged := make([]VerdictView, 0, len(vs))
 	for _, v := range vs {
-		if v.Baseline == 0 {
-			continue
+		if v.Baseline != 0 {
+			judged = append(judged, v)
 		}
+	}
+	if len(judged) == 0 {
+		return Chart{}, false
+	}
+	slices.SortStableFunc(judged, func(a, b VerdictView) int {
+		if c := cmp.Compare(severity(a.Status), severity(b.Status)); c != 0 {
+			return c
+		}
+		return cmp.Compare(math.Abs(b.Delta), math.Abs(a.Delta))
+	})
+	judged = judged[:min(len(judged), deltaBars)]
+	slices.Reverse(judged) // a category y-axis draws its first entry at the bottom
+	bar := charts.NewBar()
+	labels := make([]string, 0, len(judged))
+	data := make([]opts.BarData, 0, len(judged))
+	for _, v := range judged {
 		labels = append(labels, v.Name+" "+v.Unit)
 		data = append(data, opts.BarData{Value: round(v.Delta*100, 2), ItemStyle: &opts.ItemStyle{Color: statusColor(v.Status)}})
 	}
-	h := strconv.Itoa(max(240, 22*len(labels)+60)) + "px"
+	h := strconv.Itoa(max(140, 20*len(labels)+50)) + "px"
 	bar.SetGlobalOptions(
 		charts.WithInitializationOpts(chartInit("delta_chart", h)),
 		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "axis"}),
+		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(false)}),
 		charts.WithXAxisOpts(opts.XAxis{Name: "change vs baseline, %", NameLocation: "middle", NameGap: 25}),
-		charts.WithYAxisOpts(opts.YAxis{Type: "category", AxisLabel: &opts.AxisLabel{Width: 220, Overflow: "truncate"}}),
-		charts.WithGridOpts(opts.Grid{Left: "230", Right: "30", Top: "10", Bottom: "40"}),
+		charts.WithYAxisOpts(opts.YAxis{Type: "category", AxisLabel: &opts.AxisLabel{Width: 200, Overflow: "truncate"}}),
+		charts.WithGridOpts(opts.Grid{Left: "8", Right: "24", Top: "8", Bottom: "40", ContainLabel: opts.Bool(true)}),
 		charts.WithAnimation(false),
 	)
-	bar.SetXAxis(labels).AddSeries("delta %", data)
+	bar.SetXAxis(labels).AddSeries("change %", data)
 	bar.XYReversal()
-	return snippet("delta_chart", bar)
+	return snippet("delta_chart", bar), true
 }
 
-// historyPoint is one point of the history chart's data: its x and y, and what the tooltip
-// shows (commit, run, n, the value in its unit, and the stored verdict's p and change).
+// historyPoint is one point of the history chart's data: its x and y (y in the chart's
+// display unit, historyData.Scale), and what the tooltip shows.
 type historyPoint struct {
-	Name   string     `json:"name"` // "#RUN": a click opens /runs/RUN
-	Value  [2]float64 `json:"value"`
-	Commit string     `json:"commit,omitempty"`
-	Run    int64      `json:"run,omitempty"`
-	N      int        `json:"n,omitempty"`
-	Fmt    string     `json:"fmt,omitempty"`
-	Status string     `json:"status,omitempty"`
-	P      *float64   `json:"p,omitempty"`
-	Delta  *float64   `json:"delta,omitempty"`
+	Name  string     `json:"name,omitempty"` // "#RUN": a click opens /runs/RUN
+	Value [2]float64 `json:"value"`
+	// The tooltip's lines: commit (short) and message, date, branch, n, the value and CI in
+	// human units, the stored verdict with p and change against the baseline it was judged
+	// against (Base, its value; BaseName, its name when known).
+	Commit   string   `json:"commit,omitempty"`
+	Message  string   `json:"msg,omitempty"`
+	Date     string   `json:"date,omitempty"`
+	Branch   string   `json:"branch,omitempty"`
+	Run      int64    `json:"run,omitempty"`
+	N        int      `json:"n,omitempty"`
+	Fmt      string   `json:"fmt,omitempty"`
+	CI       string   `json:"ci,omitempty"`
+	Status   string   `json:"status,omitempty"`
+	P        *float64 `json:"p,omitempty"`
+	Delta    *float64 `json:"delta,omitempty"`
+	Base     string   `json:"base,omitempty"`
+	BaseName string   `json:"base_name,omitempty"`
 }
 
-// historyData is what the history chart draws, sent beside the chart's option as JSON and
-// applied by app.js (series in the option's order; categories for the commit axis).
+// historyData is what the history chart draws, sent beside the go-echarts option as JSON and
+// merged into it by app.js (chart.setOption): the series with their marks, the y-axis, the
+// categories of a commit axis. Scale says how values were scaled for display.
 type historyData struct {
-	Series     [][]historyPoint `json:"series"`
-	Categories []string         `json:"categories,omitempty"`
+	Option historyOption `json:"option"`
+	// Factor is the raw value of one display unit (y = raw / Factor); Label is the axis name.
+	Factor float64 `json:"factor"`
+	Label  string  `json:"label"`
 }
 
-// historyTooltip lists, for the points under the pointer, the series, value, run, commit, n
-// and the stored verdict (p and change vs the run's baseline). Text from the data is escaped.
+// historyOption is the part of the ECharts option benchd builds itself (go-echarts has no
+// stacked bands, mark areas or mark-line precision, and post-processes its output with regular
+// expressions that cost more than the page with 1,000 points).
+type historyOption struct {
+	Series []any          `json:"series"`
+	YAxis  map[string]any `json:"yAxis"`
+	XAxis  map[string]any `json:"xAxis,omitempty"`
+	// Tooltip keeps the tooltip inside the chart (a phone's screen).
+	Tooltip map[string]any `json:"tooltip"`
+}
+
+// historyTooltip lists, for the points under the pointer, the series and value, short commit
+// and message, date, branch, n, 95% CI, and the stored verdict with p and change against the
+// baseline it was judged against. Text from the data is escaped.
 //
 // It uses single quotes only: go-echarts writes a function option as a JSON string and strips
 // only the outer quotes, so a double quote inside would stay escaped (\") and break the script.
@@ -101,11 +147,18 @@ const historyTooltip = `function (ps) {
 	ps.forEach(function (p) {
 		var d = p.data;
 		if (!d || d.run === undefined) { return; }
-		var s = esc(p.seriesName) + ': <b>' + esc(d.fmt) + '</b><br>run ' + d.run + ' · commit ' + esc(d.commit || '–') + ' · n=' + d.n;
-		if (d.p !== undefined) { s += '<br>' + esc(d.status) + ' · p=' + d.p.toFixed(3) + ' · ' + (d.delta >= 0 ? '+' : '') + (100 * d.delta).toFixed(1) + '% vs baseline'; }
+		var s = '<b>' + esc(d.fmt) + '</b> ' + esc(p.seriesName) + (d.ci ? ' · 95% CI ' + esc(d.ci) : '') +
+			'<br>commit ' + esc(d.commit || '–') + (d.msg ? ' ' + esc(d.msg) : '') +
+			'<br>' + esc(d.date) + ' · ' + esc(d.branch) + ' · run ' + d.run + ' · n=' + d.n;
+		if (d.p !== undefined) {
+			s += '<br>' + esc(d.status) + ' · ' + (d.delta >= 0 ? '+' : '') + (100 * d.delta).toFixed(1) + '% vs ' +
+				(d.base_name ? esc(d.base_name) + ' ' : 'its baseline ') + esc(d.base) + ' · p=' + d.p.toFixed(3);
+		} else if (d.status) {
+			s += '<br>' + esc(d.status) + ' · no baseline';
+		}
 		out.push(s);
 	});
-	return out.join('<br>');
+	return out.join('<br><br>');
 }`
 
 // shortCommit is a commit's label on the commit axis: its first 7 characters, or the run when
@@ -117,19 +170,41 @@ func shortCommit(p PointView) string {
 	return p.Commit[:min(7, len(p.Commit))]
 }
 
+// Colours of the history chart: the branch's median and band, its marks, and the overlaid
+// branches (none of them the alert red or the threshold amber).
+const (
+	colorMedian    = "#2f6feb"
+	colorBaseline  = "#1b7f3b"
+	colorLimit     = "#b26a00"
+	colorChange    = "#8e44ad"
+	colorAlert     = "#c62828"
+	colorAlertArea = "rgba(198,40,40,0.10)"
+)
+
+var overlayColors = []string{"#00897b", "#8d6e63", "#5c6bc0", "#c0ca33", "#00acc1"}
+
 // historyChart is the benchmark page's chart, on a time axis or (v.XAxis "commit") a category
-// axis of commits in run order: the median per run with its 95% CI, the baseline as a line,
-// threshold limits as mark lines, change points as vertical lines, alerts as red points, and
-// other branches' medians overlaid. A click on a point opens its run; the tooltip shows
-// commit, run, n and p.
-//
-// go-echarts renders only the option (axes, marks, handlers): the points go beside it as JSON
-// (historyData), because go-echarts post-processes its whole output with regular expressions,
-// which cost more than everything else on the page with 1,000 points.
+// axis of commits in run order, with y in a display unit scaled to the values (µs/op, not
+// 0.000039 sec/op; runner.ScaleOf) on a linear or (v.YAxis "log") log axis: the median per
+// run with its 95% CI as a shaded band, the baseline and each threshold as labelled lines at
+// their exact values, change points as vertical lines, alerts as red pins, each active
+// alert's commit range (previous run → alerted run) shaded, and other branches overlaid in
+// their own colours with their own bands. A click on a point opens its run.
 func historyChart(v *BenchmarkPage) Chart {
 	const id = "history_chart"
-	var data historyData
+	meds := make([]float64, 0, len(v.Points))
+	for _, p := range v.Points {
+		meds = append(meds, p.Median)
+	}
+	sc := runner.ScaleOf(v.Unit, meds...)
+	// y is a value in the display unit, to 12 significant digits: 45e-6 s is 45 µs, not
+	// 45.00000000000001.
+	y := func(raw float64) float64 {
+		v, _ := strconv.ParseFloat(strconv.FormatFloat(raw/sc.Factor, 'g', 12, 64), 64)
+		return v
+	}
 	x := func(p PointView) float64 { return float64(p.StartedAt.UnixMilli()) }
+	var categories []string
 	if v.XAxis == "commit" {
 		all := slices.Clone(v.Points)
 		for _, o := range v.Overlays {
@@ -144,52 +219,155 @@ func historyChart(v *BenchmarkPage) Chart {
 		at := make(map[int64]int, len(all))
 		for _, p := range all {
 			if _, dup := at[p.RunID]; !dup {
-				at[p.RunID] = len(data.Categories)
-				data.Categories = append(data.Categories, shortCommit(p))
+				at[p.RunID] = len(categories)
+				categories = append(categories, shortCommit(p))
 			}
 		}
 		x = func(p PointView) float64 { return float64(at[p.RunID]) }
 	}
-	point := func(p PointView) historyPoint {
-		hp := historyPoint{Name: "#" + strconv.FormatInt(p.RunID, 10), Value: [2]float64{x(p), p.Median},
-			Commit: p.Commit, Run: p.RunID, N: p.N, Fmt: fmtValue(p.Median, v.Unit), Status: p.Status}
+	point := func(p PointView, branch string) historyPoint {
+		hp := historyPoint{Name: "#" + strconv.FormatInt(p.RunID, 10), Value: [2]float64{x(p), y(p.Median)},
+			Commit: shortCommit(p), Message: p.Message, Date: p.StartedAt.UTC().Format("2006-01-02 15:04 UTC"), Branch: branch,
+			Run: p.RunID, N: p.N, Fmt: sc.Format(p.Median), Status: p.Status, BaseName: p.BaselineName}
+		if p.Lo != nil { // in the chart's one scale, so a tooltip's numbers compare at a glance
+			hp.CI = sc.Format(*p.Lo) + " – " + sc.Format(*p.Hi)
+		}
 		if p.Status != "" && p.Baseline != 0 { // p and change only against a baseline
 			pv, d := p.P, p.Delta
-			hp.P, hp.Delta = &pv, &d
+			hp.P, hp.Delta, hp.Base = &pv, &d, sc.Format(p.Baseline)
 		}
 		return hp
 	}
-	med := make([]historyPoint, len(v.Points))
-	lo := make([]historyPoint, 0, len(v.Points))
-	hi := make([]historyPoint, 0, len(v.Points))
-	for i, p := range v.Points {
-		med[i] = point(p)
-		if p.Lo != nil { // a run without an interval leaves a gap in the band
-			lo = append(lo, historyPoint{Value: [2]float64{x(p), *p.Lo}})
-			hi = append(hi, historyPoint{Value: [2]float64{x(p), *p.Hi}})
+	noTip := map[string]any{"show": false}
+	// series returns a branch's median line and its 95% CI band: a transparent lower bound and
+	// the band's height stacked on it, filled (a run without an interval is left out of the band).
+	series := func(name, branch, color string, pts []PointView) []map[string]any {
+		med := make([]historyPoint, len(pts))
+		var lo, band [][2]float64
+		for i, p := range pts {
+			med[i] = point(p, branch)
+			if p.Lo != nil {
+				lo = append(lo, [2]float64{x(p), y(*p.Lo)})
+				band = append(band, [2]float64{x(p), y(*p.Hi) - y(*p.Lo)})
+			}
+		}
+		ciName, stack := "95% CI", "ci "+branch
+		if name != "median" {
+			ciName = "95% CI on " + branch
+		}
+		return []map[string]any{
+			{"name": name, "type": "line", "data": med, "color": color, "symbolSize": 5, "z": 3},
+			{"name": ciName, "type": "line", "data": lo, "stack": stack, "color": color, "symbol": "none",
+				"lineStyle": map[string]any{"opacity": 0}, "tooltip": noTip, "silent": true},
+			{"name": ciName, "type": "line", "data": band, "stack": stack, "color": color, "symbol": "none",
+				"lineStyle": map[string]any{"opacity": 0}, "areaStyle": map[string]any{"opacity": 0.18}, "tooltip": noTip, "silent": true},
 		}
 	}
-	data.Series = [][]historyPoint{med, lo, hi}
-	for _, o := range v.Overlays {
-		s := make([]historyPoint, len(o.Points))
-		for i, p := range o.Points {
-			s[i] = point(p)
+	main := series("median", v.Branch, colorMedian, v.Points)
+
+	// Marks on the median series: horizontal lines at the baseline and each limit, each
+	// labelled with its name and value (precision high enough that no value is rounded to 0).
+	label := func(text, color string) map[string]any {
+		return map[string]any{"show": true, "formatter": text, "position": "insideEndTop", "color": color}
+	}
+	var lines []map[string]any
+	if v.Baseline != nil {
+		name := "baseline"
+		if v.BaselineName != "" {
+			name = "baseline " + v.BaselineName
 		}
-		data.Series = append(data.Series, s)
+		lines = append(lines, map[string]any{"name": name, "yAxis": y(v.Baseline.Median),
+			"label":     label(name+" "+runner.FormatValue(v.Baseline.Median, v.Unit), colorBaseline),
+			"lineStyle": map[string]any{"color": colorBaseline, "type": "solid", "width": 1.5}})
+	}
+	for _, l := range v.Limits {
+		lines = append(lines, map[string]any{"name": l.Name, "yAxis": y(l.Value),
+			"label":     label(l.Name+" "+runner.FormatValue(l.Value, v.Unit), colorLimit),
+			"lineStyle": map[string]any{"color": colorLimit, "type": "dashed", "width": 1.5}})
+	}
+	byRun := make(map[int64]int, len(v.Points))
+	for i, p := range v.Points {
+		byRun[p.RunID] = i
+	}
+	for _, cp := range v.ChangePoints {
+		lines = append(lines, map[string]any{"name": fmt.Sprintf("change %+.0f%%", cp.Delta*100), "xAxis": x(v.Points[byRun[cp.RunID]]),
+			"label":     map[string]any{"show": true, "formatter": fmt.Sprintf("change %+.0f%%", cp.Delta*100), "position": "end", "color": colorChange},
+			"lineStyle": map[string]any{"color": colorChange, "type": "dotted", "width": 1.5}})
+	}
+	// Alert pins on their points; the runs of active alerts shaded from the run before each
+	// (the last good one) to it, consecutive runs merged into one range labelled once.
+	var pins []map[string]any
+	var areas [][2]map[string]any
+	open, from := 0, 0
+	flush := func(last int) {
+		if open == 0 {
+			return
+		}
+		text := "open alert"
+		if open > 1 {
+			text = fmt.Sprintf("open alerts (%d runs)", open)
+		}
+		areas = append(areas, [2]map[string]any{{"name": text, "xAxis": x(v.Points[from])}, {"xAxis": x(v.Points[last])}})
+		open = 0
+	}
+	for i, p := range v.Points {
+		st, ok := v.alerted[p.RunID]
+		if ok {
+			pins = append(pins, map[string]any{"name": "#" + strconv.FormatInt(p.RunID, 10), "coord": []float64{x(p), y(p.Median)}})
+		}
+		if ok && st == "active" {
+			if open == 0 {
+				from = max(i-1, 0)
+			}
+			open++
+			continue
+		}
+		flush(i - 1)
+	}
+	flush(len(v.Points) - 1)
+	if len(lines) > 0 {
+		main[0]["markLine"] = map[string]any{"symbol": []string{"none", "none"}, "precision": 10, "silent": true, "data": lines}
+	}
+	if len(pins) > 0 {
+		main[0]["markPoint"] = map[string]any{"symbol": "pin", "symbolSize": 30, "itemStyle": map[string]any{"color": colorAlert},
+			"label": map[string]any{"show": false}, "data": pins}
+	}
+	if len(areas) > 0 {
+		main[0]["markArea"] = map[string]any{"silent": true, "itemStyle": map[string]any{"color": colorAlertArea},
+			"label": map[string]any{"show": true, "color": colorAlert, "position": "insideTop"}, "data": areas}
+	}
+	data := historyData{Factor: sc.Factor, Label: sc.Label}
+	data.Option.Tooltip = map[string]any{"confine": true}
+	for _, m := range main {
+		data.Option.Series = append(data.Option.Series, m)
+	}
+	for i, o := range v.Overlays {
+		for _, m := range series("median on "+o.Branch, o.Branch, overlayColors[i%len(overlayColors)], o.Points) {
+			data.Option.Series = append(data.Option.Series, m)
+		}
+	}
+	ytype := "value"
+	if v.YAxis == "log" {
+		ytype = "log"
+	}
+	data.Option.YAxis = map[string]any{"type": ytype, "name": sc.Label, "scale": true,
+		"axisLabel": map[string]any{"formatter": "{value}" + symbolSuffix(sc.Symbol)}}
+	if categories != nil {
+		data.Option.XAxis = map[string]any{"data": categories}
 	}
 
 	line := charts.NewLine()
-	xaxis := opts.XAxis{Type: "time"}
+	xaxis := opts.XAxis{Type: "time", AxisLabel: &opts.AxisLabel{HideOverlap: opts.Bool(true)}}
 	if v.XAxis == "commit" {
-		xaxis = opts.XAxis{Type: "category", Name: "commit", AxisLabel: &opts.AxisLabel{Rotate: 45}}
+		xaxis = opts.XAxis{Type: "category", Name: "commit", AxisLabel: &opts.AxisLabel{Rotate: 45, HideOverlap: opts.Bool(true)}}
 	}
 	line.SetGlobalOptions(
 		charts.WithInitializationOpts(chartInit(id, "420px")),
 		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "axis", Formatter: opts.FuncOpts(historyTooltip)}),
-		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(true), Bottom: "0"}),
+		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(true), Bottom: "0", Type: "scroll"}),
 		charts.WithXAxisOpts(xaxis),
-		charts.WithYAxisOpts(opts.YAxis{Name: v.Unit, Scale: opts.Bool(true)}),
-		charts.WithGridOpts(opts.Grid{Bottom: "90"}),
+		charts.WithYAxisOpts(opts.YAxis{Name: sc.Label, Scale: opts.Bool(true)}),
+		charts.WithGridOpts(opts.Grid{Left: "8", Right: "16", Top: "40", Bottom: "40", ContainLabel: opts.Bool(true)}),
 		charts.WithDataZoomOpts(opts.DataZoom{Type: "inside"}),
 		charts.WithAnimation(false),
 		charts.WithEventListeners(event.Listener{EventName: "click",
@@ -198,46 +376,6 @@ func historyChart(v *BenchmarkPage) Chart {
 				if (typeof x === "string" && x.charAt(0) === "#") { window.location.href = "/runs/" + x.slice(1); }
 			}`)}),
 	)
-	var marks []charts.SeriesOpts
-	var lines []opts.MarkLineNameYAxisItem
-	if v.Baseline != nil {
-		lines = append(lines, opts.MarkLineNameYAxisItem{Name: "baseline", YAxis: v.Baseline.Median})
-	}
-	for _, l := range v.Limits {
-		lines = append(lines, opts.MarkLineNameYAxisItem{Name: l.Name, YAxis: l.Value})
-	}
-	byRun := make(map[int64]PointView, len(v.Points))
-	for _, p := range v.Points {
-		byRun[p.RunID] = p
-	}
-	if len(v.ChangePoints) > 0 {
-		var xl []opts.MarkLineNameXAxisItem
-		for _, cp := range v.ChangePoints {
-			xl = append(xl, opts.MarkLineNameXAxisItem{Name: fmt.Sprintf("change %+.0f%%", cp.Delta*100), XAxis: x(byRun[cp.RunID])})
-		}
-		marks = append(marks, charts.WithMarkLineNameXAxisItemOpts(xl...))
-	}
-	if len(lines) > 0 || len(v.ChangePoints) > 0 {
-		marks = append(marks, charts.WithMarkLineNameYAxisItemOpts(lines...),
-			charts.WithMarkLineStyleOpts(opts.MarkLineStyle{Symbol: []string{"none", "none"}, Label: &opts.Label{Show: opts.Bool(true), Formatter: "{b}"}}))
-	}
-	var pins []opts.MarkPointNameCoordItem
-	for _, p := range v.Points {
-		if v.alerted[p.RunID] {
-			pins = append(pins, opts.MarkPointNameCoordItem{Name: "#" + strconv.FormatInt(p.RunID, 10), Coordinate: []interface{}{x(p), p.Median}, Symbol: "pin", SymbolSize: 30,
-				ItemStyle: &opts.ItemStyle{Color: "#c62828"}})
-		}
-	}
-	if len(pins) > 0 {
-		marks = append(marks, charts.WithMarkPointNameCoordItemOpts(pins...))
-	}
-	line.AddSeries("median", nil, marks...)
-	dashed := []charts.SeriesOpts{charts.WithLineStyleOpts(opts.LineStyle{Type: "dashed", Opacity: opts.Float(0.6)}), charts.WithLineChartOpts(opts.LineChart{ShowSymbol: opts.Bool(false)})}
-	line.AddSeries("95% CI low", nil, dashed...)
-	line.AddSeries("95% CI high", nil, dashed...)
-	for _, o := range v.Overlays {
-		line.AddSeries("median on "+o.Branch, nil)
-	}
 	ch := snippet(id, line)
 	js, err := json.Marshal(data) // escapes <, > and &: safe inside a script element
 	if err != nil {
@@ -245,6 +383,16 @@ func historyChart(v *BenchmarkPage) Chart {
 	}
 	ch.Script += template.HTML(`<script type="application/json" class="chart-data" data-chart="`+id+`">`) + template.HTML(js) + `</script>`
 	return ch
+}
+
+// symbolSuffix is what follows a number on an axis label in a display unit: " µs", " KiB",
+// "M", or nothing.
+func symbolSuffix(sym string) string {
+	switch sym {
+	case "", "k", "M", "G", "T":
+		return sym
+	}
+	return " " + sym
 }
 
 func statusColor(s string) string {
@@ -270,33 +418,7 @@ func fmtCI(lo, hi *float64) func(unit string) string {
 		if lo == nil || hi == nil {
 			return "–"
 		}
-		return fmtValue(*lo, unit) + " – " + fmtValue(*hi, unit)
+		sc := runner.ScaleOf(unit, *lo, *hi)
+		return sc.Format(*lo) + " – " + sc.Format(*hi)
 	}
-}
-
-// fmtValue formats a value in its unit for tables: sec/op in ns/µs/ms/s, others with SI
-// prefixes and 3 significant digits.
-func fmtValue(v float64, unit string) string {
-	if unit == "sec/op" {
-		switch a := math.Abs(v); {
-		case a == 0:
-			return "0 s"
-		case a < 1e-6:
-			return fmt.Sprintf("%.3g ns", v*1e9)
-		case a < 1e-3:
-			return fmt.Sprintf("%.3g µs", v*1e6)
-		case a < 1:
-			return fmt.Sprintf("%.3g ms", v*1e3)
-		}
-		return fmt.Sprintf("%.3g s", v)
-	}
-	switch a := math.Abs(v); {
-	case a >= 1e9:
-		return fmt.Sprintf("%.3gG", v/1e9)
-	case a >= 1e6:
-		return fmt.Sprintf("%.3gM", v/1e6)
-	case a >= 1e4:
-		return fmt.Sprintf("%.3gk", v/1e3)
-	}
-	return strconv.FormatFloat(v, 'g', 4, 64)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -27,7 +28,9 @@ type ComparePage struct {
 
 // CompareRow is one benchmark/unit of the comparison.
 type CompareRow struct {
-	Name, Unit       string
+	Name, Unit string
+	// Link is the benchmark page of the new run's branch and testbed.
+	Link             string
 	Old, New         string
 	Delta, P, Status string
 	Rule, Note       string
@@ -92,12 +95,13 @@ func (s *Server) comparePage(c echo.Context) error {
 	v := &ComparePage{Old: s.runView(oldRun), New: s.runView(newRun), OldLabel: label, Headline: rep.Headline()}
 	for i, cmp := range rep.Comparisons {
 		vd := rep.Verdicts[i]
-		row := CompareRow{Name: cmp.Name, Unit: cmp.Unit, Status: string(vd.Status), Rule: vd.Rule, Note: vd.Note}
+		row := CompareRow{Name: cmp.Name, Unit: cmp.Unit, Status: string(vd.Status), Rule: vd.Rule, Note: vd.Note,
+			Link: benchmarkLink(newRun.Project, newRun.Branch, newRun.Testbed, cmp.Name, cmp.Unit)}
 		if cmp.Old.N > 0 {
-			row.Old = fmtValue(cmp.Old.Median, cmp.Unit)
+			row.Old = runner.FormatValue(cmp.Old.Median, cmp.Unit)
 		}
 		if cmp.New.N > 0 {
-			row.New = fmtValue(cmp.New.Median, cmp.Unit)
+			row.New = runner.FormatValue(cmp.New.Median, cmp.Unit)
 		}
 		if cmp.Old.N > 0 && cmp.New.N > 0 {
 			row.Delta = fmt.Sprintf("%+.1f%%", cmp.Delta*100)
@@ -105,6 +109,7 @@ func (s *Server) comparePage(c echo.Context) error {
 		}
 		v.Rows = append(v.Rows, row)
 	}
+	sort.SliceStable(v.Rows, func(i, j int) bool { return severity(v.Rows[i].Status) < severity(v.Rows[j].Status) })
 	var buf bytes.Buffer
 	if err := runner.WriteText(&buf, rep, runner.TextOptions{}); err != nil {
 		return err

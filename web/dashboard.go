@@ -2,11 +2,13 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/benchd/benchd/db"
+	"github.com/benchd/benchd/runner"
 )
 
 // DashboardData is what the dashboard shows for a project's branch on a testbed: the open
@@ -53,6 +55,9 @@ type OpenRegressionView struct {
 	LastRunID int64  `json:"last_run_id"`
 	Runs      int    `json:"runs"`
 	Note      string `json:"note"`
+	// Against names what the first bad run was judged against ("" when nothing: a static
+	// limit or a change point alone).
+	Against string `json:"against,omitempty"`
 	// Link is the benchmark page of the series.
 	Link string `json:"link"`
 }
@@ -93,7 +98,7 @@ func (s *Server) dashboardData(ctx context.Context, project, branch, testbed str
 		d.OpenRegressions = append(d.OpenRegressions, OpenRegressionView{AlertID: a.ID, Name: a.Benchmark, Unit: a.Unit,
 			Rule: a.Rule, Delta: a.LatestDelta, FirstDelta: a.Delta, Baseline: a.Baseline, Value: a.LatestValue, Limit: a.Limit,
 			FirstBadRunID: a.RunID, FirstBadCommit: a.Commit, LastGoodRunID: a.LastGoodRunID, LastGoodCommit: a.LastGoodCommit,
-			LastRunID: a.LastRunID, Runs: a.Runs, Note: a.Note, Link: benchmarkLink(project, branch, d.Testbed, a.Benchmark, a.Unit)})
+			LastRunID: a.LastRunID, Runs: a.Runs, Note: a.Note, Against: a.BaselineLabel, Link: benchmarkLink(project, branch, d.Testbed, a.Benchmark, a.Unit)})
 	}
 	return d, nil
 }
@@ -114,4 +119,23 @@ func (s *Server) getDashboard(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, d)
+}
+
+// openRegressions is the HTML dashboard's view of d's open regressions: the same alerts, with
+// their figures in human units (runner.ScaleOf, the one formatter).
+func openRegressions(d *DashboardData) []OpenRegression {
+	out := make([]OpenRegression, 0, len(d.OpenRegressions))
+	for _, o := range d.OpenRegressions {
+		sc := runner.ScaleOf(o.Unit, o.Value, o.Baseline)
+		r := OpenRegression{AlertID: o.AlertID, Benchmark: o.Name, Unit: o.Unit, Link: o.Link,
+			Size: fmt.Sprintf("%+.1f%%", 100*o.Delta), Value: sc.Format(o.Value), Baseline: sc.Format(o.Baseline),
+			FirstBad: o.FirstBadRunID, LastGood: o.LastGoodRunID, FromCommit: runner.ShortCommit(o.LastGoodCommit),
+			ToCommit: runner.ShortCommit(o.FirstBadCommit), Status: "regressed"}
+		if o.Rule != "regression" && o.Rule != "changepoint" {
+			r.Status = "warning"
+		}
+		r.BaselineName = o.Against
+		out = append(out, r)
+	}
+	return out
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -115,6 +116,13 @@ func TestStepRaisesOneAlertUntilFixed(t *testing.T) {
 			if o := dash.OpenRegressions[0]; o.Name != "Create/n=100" || o.Unit != "sec/op" || o.FirstBadCommit != "c000040" ||
 				o.LastGoodCommit != "c000039" || o.Delta < 0.20 || o.Link == "" {
 				t.Errorf("dashboard open regression: got %+v, want Create/n=100 sec/op c39..c40 about +25%%", o)
+			}
+
+			// The HTML dashboard shows the same open regression first.
+			_, _, html := do(t, "GET", e.ts.URL+"/?project=sessioncore&branch=main", nil, "Accept", "text/html")
+			sec, _, _ := strings.Cut(html[strings.Index(html, `id="open-regressions"`)+1:], "</section>")
+			if !strings.Contains(html, `id="open-regressions"`) || !strings.Contains(sec, "Create/n=100") || !strings.Contains(sec, "&#43;2") || !strings.Contains(sec, "c000039") {
+				t.Errorf("the HTML dashboard at run 60 does not list Create/n=100 under open regressions:\n%s", sec)
 			}
 
 			// The level comes back: the first run back resolves the alert, and no new one opens.

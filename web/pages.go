@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -28,6 +29,11 @@ func (s *Server) pageRoutes() {
 	e.GET("/benchmark", s.benchmarkPage)
 	e.GET("/alerts", s.alertsPage)
 	e.GET("/compare", s.comparePage)
+	e.GET("/jobs", s.jobsPage)
+	// The jobs API lives beside its page: the list, and "Run now" with the project's token.
+	e.GET("/api/v1/projects/:project/jobs", s.apiJobs, s.requireToken)
+	e.POST("/api/v1/projects/:project/jobs", s.apiRunNow, s.requireToken)
+	e.PUT("/api/v1/projects/:project/commits/:sha", s.putCommit, s.requireToken)
 	e.RouteNotFound("/*", func(c echo.Context) error {
 		return errorf(http.StatusNotFound, "There is no page at %s.", c.Request().URL.Path)
 	})
@@ -39,9 +45,13 @@ type RunPage struct {
 	Baseline *BaselineRef
 	Rows     []RunRow
 	Counts   map[string]int
-	Alerts   []AlertView
-	Chart    *Chart
-	Duration string
+	// CountList is Counts worst first (regressed, warning, improved, ok, unknown).
+	CountList []StatusCount
+	Alerts    []AlertView
+	Chart     *Chart
+	Duration  string
+	// Commit is what is known of the run's commit (nil when nothing is).
+	Commit *db.Commit
 	// Trends is true when Rows carry trend lines (the dashboard).
 	Trends bool
 }
@@ -63,11 +73,49 @@ type RunRow struct {
 	DeltaPct string
 }
 
+// StatusCount is how many results have a verdict status.
+type StatusCount struct {
+	Status string
+	N      int
+}
+
+// severity orders verdict statuses worst first; unknown statuses last.
+func severity(status string) int {
+	switch status {
+	case "regressed":
+		return 0
+	case "warning":
+		return 1
+	case "improved":
+		return 2
+	case "ok":
+		return 3
+	case "unknown":
+		return 4
+	}
+	return 5
+}
+
+// statusCounts returns counts as a list, worst status first; an empty list for no counts.
+func statusCounts(counts map[string]int) []StatusCount {
+	out := make([]StatusCount, 0, len(counts))
+	for st, n := range counts {
+		if st == "" {
+			st = "not judged"
+		}
+		out = append(out, StatusCount{Status: st, N: n})
+	}
+	sort.Slice(out, func(i, j int) bool { return severity(out[i].Status) < severity(out[j].Status) })
+	return out
+}
+
 // BenchmarkPage is the view of /benchmark?project=&branch=&testbed=&name=&unit=.
 type BenchmarkPage struct {
 	Project, Branch, Testbed, Name, Unit string
 	// XAxis is "time" (run start time, the default) or "commit" (commits in run order): ?x=.
-	XAxis  string
+	XAxis string
+	// YAxis is "linear" (the default) or "log": ?y=.
+	YAxis  string
 	Points []PointView
 	// Rows are the table's points, newest first: the newest tableRows unless ?rows=all.
 	Rows []PointView
@@ -75,12 +123,15 @@ type BenchmarkPage struct {
 	// other x-axis and with every row.
 	More                 bool
 	TimeLink, CommitLink string
+	LinearLink, LogLink  string
 	AllRowsLink          string
 	// Overlaid are the ?overlay= branches shown.
 	Overlaid []string
 	Baseline *PointView
-	Limits   []Limit
-	Alerts   []AlertView
+	// BaselineName is the named baseline Baseline is ("main"); "" when there is none.
+	BaselineName string
+	Limits       []Limit
+	Alerts       []AlertView
 	// Overlays are other branches' histories of the same benchmark (?overlay=BRANCH, repeatable).
 	Overlays []Overlay
 	// Branches lists the project's other branches, for the overlay choice.
@@ -88,7 +139,8 @@ type BenchmarkPage struct {
 	// ChangePoints are the level shifts detected in the medians (E-Divisive, runner).
 	ChangePoints []ChangePointView
 	Chart        *Chart
-	alerted      map[int64]bool
+	// alerted maps the runs with an alert of this series to the alert's status.
+	alerted map[int64]string
 }
 
 // ChangePointView is a level shift of a benchmark's history, at the first run of the new level.
@@ -123,6 +175,31 @@ type DashboardPage struct {
 	Testbed  string
 	Testbeds []string
 	Latest   *RunPage
+	// OpenRegressions are the branch's and testbed's active alerts, shown first ("Open
+	// regressions"); nil shows nothing. The judgement work (issue 11, the lead) fills it.
+	OpenRegressions []OpenRegression
+	// Jobs are the queued and running jobs (nil when the server has no job queue).
+	Jobs []JobView
+	// RunNow is the "Run now" form (nil when the server has no job queue).
+	RunNow *RunNowForm
+}
+
+// OpenRegression is one active alert of a branch on a testbed, as the dashboard lists it
+// first: which series, how much worse, and the commit range where it changed (FirstBad is the
+// first run at the new level, LastGood the run before it; 0 when unknown).
+type OpenRegression struct {
+	AlertID   int64
+	Benchmark string
+	Unit      string
+	Link      string // the benchmark page
+	// Size is the change as text ("+25.3%"), Value and Baseline in human units.
+	Size, Value, Baseline string
+	// BaselineName names what it was judged against ("main", "start of feature").
+	BaselineName string
+	// FirstBad and LastGood are runs (0: unknown); FromCommit and ToCommit their commits.
+	FirstBad, LastGood   int64
+	FromCommit, ToCommit string
+	Status               string // "regressed" or "warning"
 }
 
 func (s *Server) runPage(c echo.Context) error {
@@ -155,6 +232,15 @@ func (s *Server) buildRunPage(c echo.Context, run db.Run) (*RunPage, error) {
 		return nil, err
 	}
 	v := &RunPage{Run: s.runView(run), Baseline: ref, Counts: map[string]int{}}
+	if run.Commit != "" {
+		cms, err := s.store.Commits(ctx, run.Project, []string{run.Commit})
+		if err != nil {
+			return nil, err
+		}
+		if cm, ok := cms[run.Commit]; ok {
+			v.Commit = &cm
+		}
+	}
 	if !run.FinishedAt.IsZero() && run.FinishedAt.After(run.StartedAt) {
 		v.Duration = run.FinishedAt.Sub(run.StartedAt).Round(1e6).String()
 	}
@@ -164,18 +250,23 @@ func (s *Server) buildRunPage(c echo.Context, run db.Run) (*RunPage, error) {
 		vv[i] = vd
 		v.Counts[vd.Status]++
 		row := RunRow{ResultView: resultView(r, false), Verdict: vd,
-			Median: fmtValue(r.Summary.Median, r.Unit),
+			Median: runner.FormatValue(r.Summary.Median, r.Unit),
 			CI:     fmtCI(ciView(r.Summary.Lo, r.Summary.Hi))(r.Unit),
 			Link:   benchmarkLink(run.Project, run.Branch, run.Testbed, r.Name, r.Unit)}
 		if vd.Baseline != 0 {
 			row.DeltaPct = fmt.Sprintf("%+.1f%%", vd.Delta*100)
 		}
 		for _, x := range r.Samples {
-			row.Samples = append(row.Samples, fmtValue(x, r.Unit))
+			row.Samples = append(row.Samples, runner.FormatValue(x, r.Unit))
 		}
 		row.Family, _, _ = strings.Cut(r.Name, "/")
 		v.Rows = append(v.Rows, row)
 	}
+	// Worst first, then by name, so a family of ok results stays together.
+	sort.SliceStable(v.Rows, func(i, j int) bool {
+		return severity(v.Rows[i].Verdict.Status) < severity(v.Rows[j].Verdict.Status)
+	})
+	v.CountList = statusCounts(v.Counts)
 	for i := range v.Rows {
 		first := i == 0 || v.Rows[i-1].Family != v.Rows[i].Family
 		many := (i+1 < len(v.Rows) && v.Rows[i+1].Family == v.Rows[i].Family) || (i > 0 && v.Rows[i-1].Family == v.Rows[i].Family)
@@ -184,8 +275,7 @@ func (s *Server) buildRunPage(c echo.Context, run db.Run) (*RunPage, error) {
 	for _, a := range alerts {
 		v.Alerts = append(v.Alerts, alertView(a))
 	}
-	if ref != nil && len(vv) > 0 {
-		ch := deltaChart(vv)
+	if ch, ok := deltaChart(vv); ok {
 		v.Chart = &ch
 	}
 	return v, nil
@@ -198,13 +288,20 @@ func benchmarkLink(project, branch, testbed, name, unit string) string {
 
 func (s *Server) benchmarkPage(c echo.Context) error {
 	v := &BenchmarkPage{Project: c.QueryParam("project"), Branch: c.QueryParam("branch"), Testbed: c.QueryParam("testbed"),
-		Name: c.QueryParam("name"), Unit: c.QueryParam("unit"), XAxis: c.QueryParam("x"), alerted: map[int64]bool{}}
+		Name: c.QueryParam("name"), Unit: c.QueryParam("unit"), XAxis: c.QueryParam("x"), YAxis: c.QueryParam("y"), alerted: map[int64]string{}}
 	switch v.XAxis {
 	case "":
 		v.XAxis = "time"
 	case "time", "commit":
 	default:
 		return &Error{Status: http.StatusBadRequest, Field: "x", Message: fmt.Sprintf("x=%q: the x-axis is time or commit", v.XAxis)}
+	}
+	switch v.YAxis {
+	case "":
+		v.YAxis = "linear"
+	case "linear", "log":
+	default:
+		return &Error{Status: http.StatusBadRequest, Field: "y", Message: fmt.Sprintf("y=%q: the y-axis is linear or log", v.YAxis)}
 	}
 	for _, f := range []struct{ n, v string }{{"project", v.Project}, {"branch", v.Branch}, {"testbed", v.Testbed}, {"name", v.Name}, {"unit", v.Unit}} {
 		if f.v == "" {
@@ -219,8 +316,19 @@ func (s *Server) benchmarkPage(c echo.Context) error {
 	if len(pts) == 0 {
 		return errorf(http.StatusNotFound, "No results of %s in %s on %s/%s.", v.Name, v.Unit, v.Project, v.Branch)
 	}
+	shas := make([]string, 0, len(pts))
 	for _, p := range pts {
 		v.Points = append(v.Points, pointView(p))
+		if p.Commit != "" {
+			shas = append(shas, p.Commit)
+		}
+	}
+	cms, err := s.store.Commits(ctx, v.Project, shas)
+	if err != nil {
+		return err
+	}
+	for i := range v.Points {
+		v.Points[i].Message = cms[v.Points[i].Commit].Message
 	}
 	for i := len(v.Points) - 1; i >= 0 && (len(v.Rows) < tableRows || c.QueryParam("rows") == "all"); i-- {
 		v.Rows = append(v.Rows, v.Points[i])
@@ -234,10 +342,11 @@ func (s *Server) benchmarkPage(c echo.Context) error {
 		return "/benchmark?" + q.Encode()
 	}
 	v.TimeLink, v.CommitLink, v.AllRowsLink = link("x", "time"), link("x", "commit"), link("rows", "all")
+	v.LinearLink, v.LogLink = link("y", "linear"), link("y", "log")
 	if bl, err := s.store.GetBaseline(ctx, v.Project, v.Branch); err == nil {
 		for i := range v.Points {
 			if v.Points[i].RunID == bl.RunID {
-				v.Baseline = &v.Points[i]
+				v.Baseline, v.BaselineName = &v.Points[i], bl.Name
 			}
 		}
 	}
@@ -270,7 +379,9 @@ func (s *Server) benchmarkPage(c echo.Context) error {
 	for _, a := range alerts {
 		a.Project, a.Branch, a.Testbed, a.Benchmark, a.Unit, a.Commit = v.Project, v.Branch, v.Testbed, v.Name, v.Unit, commits[a.RunID]
 		v.Alerts = append(v.Alerts, alertView(a))
-		v.alerted[a.RunID] = true
+		if v.alerted[a.RunID] != "active" {
+			v.alerted[a.RunID] = string(a.Status)
+		}
 	}
 	meds := make([]float64, len(v.Points))
 	for i, p := range v.Points {
@@ -334,6 +445,12 @@ func (s *Server) dashboardPage(c echo.Context) error {
 			v.Branches = append(v.Branches, b.Name)
 		}
 		sort.Strings(v.Branches)
+		// No ?branch= and no main (a first start on another branch): the newest run's branch.
+		if c.QueryParam("branch") == "" && len(v.Branches) > 0 && !slices.Contains(v.Branches, v.Branch) {
+			if rs, err := s.store.ListRuns(ctx, db.RunFilter{Project: v.Project, Limit: 1}); err == nil && len(rs) > 0 {
+				v.Branch = rs[0].Branch
+			}
+		}
 		tbs, err := s.store.ListTestbeds(ctx)
 		if err != nil {
 			return err
@@ -353,9 +470,31 @@ func (s *Server) dashboardPage(c echo.Context) error {
 			if err := s.addTrends(c, runs[0], v.Latest); err != nil {
 				return err
 			}
+			// Open regressions first, from the same data as the dashboard's JSON.
+			d, err := s.dashboardData(ctx, v.Project, v.Branch, v.Testbed)
+			if err != nil {
+				return err
+			}
+			v.OpenRegressions = openRegressions(d)
 		}
 	}
+	js, err := s.jobList(ctx, 20)
+	if err != nil {
+		return err
+	}
+	for _, j := range js {
+		if j.Active() {
+			v.Jobs = append(v.Jobs, j)
+		}
+	}
+	v.RunNow = s.runNowForm(v.Project, v.Branch)
 	return s.render(c, http.StatusOK, "dashboard", page{Nav: "dashboard", Charts: v.Latest != nil && v.Latest.Chart != nil, Data: v})
+}
+
+// RunListRow is a run of the runs list with its verdict counts.
+type RunListRow struct {
+	RunView
+	Counts []StatusCount
 }
 
 func (s *Server) runsPage(c echo.Context) error {
@@ -363,14 +502,23 @@ func (s *Server) runsPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	runs, err := s.store.ListRuns(c.Request().Context(), db.RunFilter{Project: c.QueryParam("project"), Branch: c.QueryParam("branch"),
+	ctx := c.Request().Context()
+	runs, err := s.store.ListRuns(ctx, db.RunFilter{Project: c.QueryParam("project"), Branch: c.QueryParam("branch"),
 		Testbed: c.QueryParam("testbed"), Before: before, Limit: 100})
 	if err != nil {
 		return err
 	}
-	out := make([]RunView, len(runs))
+	ids := make([]int64, len(runs))
 	for i, r := range runs {
-		out[i] = s.runView(r)
+		ids[i] = r.ID
+	}
+	counts, err := s.store.VerdictCounts(ctx, ids)
+	if err != nil {
+		return err
+	}
+	out := make([]RunListRow, len(runs))
+	for i, r := range runs {
+		out[i] = RunListRow{RunView: s.runView(r), Counts: statusCounts(counts[r.ID])}
 	}
 	return s.render(c, http.StatusOK, "runs", page{Nav: "runs", Data: out})
 }
@@ -386,11 +534,43 @@ func (s *Server) alertsPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]AlertView, len(as))
-	for i, a := range as {
-		out[i] = alertView(a)
+	var groups []AlertGroup
+	at := map[int64]int{}
+	for _, a := range as {
+		i, ok := at[a.RunID]
+		if !ok {
+			i = len(groups)
+			at[a.RunID] = i
+			groups = append(groups, AlertGroup{RunID: a.RunID, Project: a.Project, Branch: a.Branch, Testbed: a.Testbed, Commit: a.Commit, CreatedAt: a.CreatedAt})
+		}
+		av := AlertView(alertView(a))
+		groups[i].Alerts = append(groups[i].Alerts, AlertRow{AlertView: av, Link: benchmarkLink(a.Project, a.Branch, a.Testbed, a.Benchmark, a.Unit),
+			Value: runner.FormatValue(a.Value, a.Unit), DeltaPct: deltaPct(a.Baseline, a.Delta)})
 	}
-	return s.render(c, http.StatusOK, "alerts", page{Nav: "alerts", Data: map[string]any{"Status": string(st), "Alerts": out}})
+	return s.render(c, http.StatusOK, "alerts", page{Nav: "alerts", Data: map[string]any{"Status": string(st), "Groups": groups}})
+}
+
+// AlertGroup is the alerts of one change: those raised by one run (its commit against the
+// baseline it was judged against), newest run first.
+type AlertGroup struct {
+	RunID                            int64
+	Project, Branch, Testbed, Commit string
+	CreatedAt                        time.Time
+	Alerts                           []AlertRow
+}
+
+// AlertRow is an alert as the alerts page lists it.
+type AlertRow struct {
+	AlertView
+	Link, Value, DeltaPct string
+}
+
+// deltaPct is a change as the pages show it ("+25.3%"), "" without a baseline.
+func deltaPct(baseline, delta float64) string {
+	if baseline == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%+.1f%%", delta*100)
 }
 
 // tableRows is how many of its newest runs the benchmark page lists by default (the chart

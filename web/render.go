@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/benchd/benchd/runner"
 )
 
 //go:embed templates
@@ -28,7 +30,7 @@ type page struct {
 // parseTemplates parses the layout once with each page template, keyed by the page file's
 // base name ("error", "run", …).
 func parseTemplates(a *assets) (map[string]*template.Template, error) {
-	funcs := template.FuncMap{"asset": a.URL, "value": fmtValue, "mul100": func(x float64) float64 { return x * 100 },
+	funcs := template.FuncMap{"asset": a.URL, "value": runner.FormatValue, "short": func(c string) string { return c[:min(len(c), 7)] }, "mul100": func(x float64) float64 { return x * 100 },
 		"ci": func(lo, hi *float64, unit string) string { return fmtCI(lo, hi)(unit) }}
 	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html")
 	if err != nil {

@@ -128,12 +128,17 @@ type PointView struct {
 	Baseline float64 `json:"baseline"`
 	Delta    float64 `json:"delta"`
 	P        float64 `json:"p"`
+	// BaselineName names what the verdict was judged against ("baseline main (run 12)",
+	// "history of main (5 runs, 30–34)"); "" when nothing or not known.
+	BaselineName string `json:"baseline_name,omitempty"`
+	// Message is the commit's message (first line), "" when not known.
+	Message string `json:"message,omitempty"`
 }
 
 // pointView is the view of a history point.
 func pointView(p db.HistoryPoint) PointView {
 	v := PointView{RunID: p.RunID, Commit: p.Commit, StartedAt: p.StartedAt, Median: p.Median, N: p.N,
-		Status: p.Status, Baseline: p.Baseline, Delta: p.Delta, P: p.P}
+		Status: p.Status, Baseline: p.Baseline, Delta: p.Delta, P: p.P, BaselineName: p.BaselineLabel}
 	v.Lo, v.Hi = ciView(p.Lo, p.Hi)
 	return v
 }

@@ -166,9 +166,13 @@ func (h *httpStore) Save(ctx context.Context, name string, set *runner.Set) erro
 
 // postReply is the server's reply to a posted run.
 type postReply struct {
-	RunID    int64            `json:"run_id"`
-	URL      string           `json:"url"`
-	Status   runner.Status    `json:"status"`
+	RunID    int64         `json:"run_id"`
+	URL      string        `json:"url"`
+	Status   runner.Status `json:"status"`
+	Baseline *struct {
+		RunID  int64  `json:"run_id"`
+		Source string `json:"source"`
+	} `json:"baseline"`
 	Verdicts []runner.Verdict `json:"verdicts"`
 }
 
@@ -283,6 +287,7 @@ func cmdPost(ctx context.Context, args []string, env *environ) error {
 	if status != http.StatusOK && status != http.StatusCreated {
 		return &exitError{code: 2, err: fmt.Errorf("posting results: %w", replyError(status, data, name))}
 	}
+	describeCommit(ctx, &sf, commit)
 	var reply postReply
 	if err := json.Unmarshal(data, &reply); err != nil {
 		return &exitError{code: 2, err: fmt.Errorf("posting results: decoding the server's reply: %w", err)}
@@ -297,21 +302,60 @@ func cmdPost(ctx context.Context, args []string, env *environ) error {
 	return failOn(failPolicy, reply.Status)
 }
 
-// writeReply prints the server's verdicts as a table, problems first.
+// writeReply prints the server's verdicts as a table, problems first, every value in human
+// units (runner.FormatValue). A verdict without a baseline says "no baseline" instead of a
+// change of +0.00% against itself.
 func writeReply(w io.Writer, r postReply) error {
-	fmt.Fprintf(w, "run %d: %s (%s)\n\n", r.RunID, r.Status, r.URL)
+	fmt.Fprintf(w, "run %d: %s (%s)\n", r.RunID, r.Status, r.URL)
+	compared := false
+	for _, v := range r.Verdicts {
+		compared = compared || v.Baseline != 0
+	}
+	switch {
+	case r.Baseline != nil:
+		fmt.Fprintf(w, "compared with run %d (%s)\n\n", r.Baseline.RunID, r.Baseline.Source)
+	case compared:
+		fmt.Fprintln(w)
+	default:
+		fmt.Fprint(w, "no baseline: the first run of this branch on this testbed, so nothing was compared\n\n")
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "benchmark\tunit\tstatus\trule\tvalue\tbaseline\tdelta\tp\tnote")
+	fmt.Fprintln(tw, "benchmark\tunit\tstatus\tvalue\tbaseline\tchange\tp\trule\tnote")
 	for pass := 0; pass < 2; pass++ {
 		for _, v := range r.Verdicts {
 			bad := v.Status == runner.StatusRegressed || v.Status == runner.StatusWarning
 			if bad != (pass == 0) {
 				continue
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.4g\t%.4g\t%+.2f%%\t%.3f\t%s\n", v.Name, v.Unit, v.Status, v.Rule, v.Value, v.Baseline, 100*v.Delta, v.P, v.Note)
+			base, change, p := "no baseline", "", ""
+			if v.Baseline != 0 {
+				base, change, p = runner.FormatValue(v.Baseline, v.Unit), fmt.Sprintf("%+.1f%%", 100*v.Delta), fmt.Sprintf("%.3f", v.P)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", v.Name, v.Unit, v.Status, runner.FormatValue(v.Value, v.Unit), base, change, p, v.Rule, v.Note)
 		}
 	}
 	return tw.Flush()
+}
+
+// describeCommit tells the server what git knows of commit — its message's first line and its
+// commit time — so the pages show them beside it. It is a courtesy: when git does not know
+// the commit (CI's shallow clone of another SHA, no repository) or the server does not
+// answer, nothing is said.
+func describeCommit(ctx context.Context, sf *serverFlags, commit string) {
+	if commit == "" {
+		return
+	}
+	out := gitValue(ctx, "log", "-1", "--format=%cI%n%s", commit)
+	when, msg, ok := strings.Cut(out, "\n")
+	if !ok {
+		return
+	}
+	body := map[string]any{"message": msg}
+	if t, err := time.Parse(time.RFC3339, when); err == nil {
+		body["committed_at"] = t
+	}
+	b, _ := json.Marshal(body)
+	sf.do(ctx, http.MethodPut, sf.endpoint("/commits/"+url.PathEscape(commit), nil), b, http.Header{"Content-Type": {"application/json"}})
 }
 
 func firstNonEmpty(s ...string) string {

@@ -155,7 +155,7 @@ func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func TestPostCommand(t *testing.T) {
-	verdicts := `{"run_id": 42, "url": "http://x/runs/42", "status": "regressed", "verdicts": [
+	verdicts := `{"run_id": 42, "url": "http://x/runs/42", "status": "regressed", "baseline": {"run_id": 41, "source": "previous:main"}, "verdicts": [
 		{"name": "Create/n=100", "unit": "sec/op", "status": "ok", "rule": "", "value": 1e-4, "baseline": 1e-4, "limit": 0, "delta": 0.001, "p": 0.4, "note": ""},
 		{"name": "Create/n=1000", "unit": "sec/op", "status": "regressed", "rule": "regression", "value": 1.2e-3, "baseline": 1.1e-3, "limit": 5, "delta": 0.128, "p": 0.0002, "note": "worse by 12.8% ≥ 5% (p=0.000, n=10+10)"}]}`
 	fs := &fakeServer{baselines: map[string][]byte{}, reply: verdicts}
@@ -170,6 +170,13 @@ func TestPostCommand(t *testing.T) {
 	if fs.lastQuery != "branch=main&commit=abc123&suite=quick&trigger=ci" || fs.lastKey != "k1" {
 		t.Errorf("got query %q key %q", fs.lastQuery, fs.lastKey)
 	}
+	// A first run: no baseline, and the table says so rather than +0.00% against itself.
+	fs.reply = `{"run_id": 1, "url": "http://x/runs/1", "status": "ok", "baseline": null, "verdicts": [
+		{"name": "Create/n=100", "unit": "sec/op", "status": "unknown", "rule": "", "value": 3.153e-08, "baseline": 0, "limit": 0, "delta": 0, "p": 1, "note": ""},
+		{"name": "Create/n=100", "unit": "sessions/s", "status": "ok", "rule": "", "value": 4.8e6, "baseline": 0, "limit": 1000, "delta": 0, "p": 1, "note": ""}]}`
+	out, _, _ = invoke(t, "", env, "post", "testdata/new.txt")
+	checkGolden(t, "testdata/post_first.txt", out)
+	fs.reply = verdicts
 	if _, _, code := invoke(t, "", env, "post", "--fail-on", "never", "testdata/new.txt"); code != 0 {
 		t.Errorf("with --fail-on never, got exit %d, want 0", code)
 	}

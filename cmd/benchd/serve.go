@@ -56,9 +56,14 @@ type serveConfig struct {
 	repoGiven bool
 	// branch is the branch scheduled runs benchmark (BENCHD_BRANCH). Default "main".
 	branch string
-	// schedule queues periodic runs: "6h", "@every 30m" or cron "0 3 * * *" (BENCHD_SCHEDULE).
-	// Default "": none.
+	// schedule queues periodic runs: "6h", "@every 30m", cron "0 3 * * *" or "off"
+	// (BENCHD_SCHEDULE). Default: defaultSchedule when the worker's repository has a
+	// benchd.yaml (scheduleDefaults), else none.
 	schedule string
+	// branchGiven is true when --branch or BENCHD_BRANCH was set.
+	branchGiven bool
+	// firstRun queues a run at start when the project has none (scheduleDefaults).
+	firstRun bool
 	// noWorker turns the worker inside serve off (BENCHD_NO_WORKER=1). Default false.
 	noWorker bool
 	// concurrency is the number of jobs a worker runs at once (BENCHD_CONCURRENCY). Default 1.
@@ -158,7 +163,7 @@ func (c *serveConfig) register(fs *flag.FlagSet, env *environ, server bool) {
 	fs.StringVar(&c.suite, "suite", envOr(env, "BENCHD_SUITE", "quick"), "suite of webhook and scheduled runs (env BENCHD_SUITE)")
 	fs.StringVar(&c.repo, "repo", env.getenv("BENCHD_REPO"), "repository jobs clone (env BENCHD_REPO; default: the git repository of the working directory)")
 	fs.StringVar(&c.branch, "branch", envOr(env, "BENCHD_BRANCH", "main"), "branch scheduled runs benchmark (env BENCHD_BRANCH)")
-	fs.StringVar(&c.schedule, "schedule", env.getenv("BENCHD_SCHEDULE"), `periodic runs: an interval ("6h") or cron ("0 3 * * *", UTC) (env BENCHD_SCHEDULE)`)
+	fs.StringVar(&c.schedule, "schedule", env.getenv("BENCHD_SCHEDULE"), `periodic runs: an interval ("6h"), cron ("0 3 * * *", UTC) or off (env BENCHD_SCHEDULE; default 6h in a repository with a benchd.yaml)`)
 	fs.IntVar(&c.concurrency, "concurrency", int(c.envInt(env, "BENCHD_CONCURRENCY", 1)), "jobs run at once by this worker (env BENCHD_CONCURRENCY)")
 	fs.DurationVar(&c.jobTimeout, "job-timeout", c.envDuration(env, "BENCHD_JOB_TIMEOUT", time.Hour), "time limit of one job (env BENCHD_JOB_TIMEOUT)")
 	fs.IntVar(&c.dbMaxConns, "db-max-conns", int(c.envInt(env, "BENCHD_DB_MAX_CONNS", 10)), "most database connections of the store (env BENCHD_DB_MAX_CONNS)")
@@ -199,7 +204,7 @@ func (c *serveConfig) validate(server, worker bool) error {
 			errs = append(errs, fmt.Sprintf("--metrics-addr %q (BENCHD_METRICS_ADDR): want host:port", c.metricsAddr))
 		}
 	}
-	if c.schedule != "" {
+	if c.schedule != "" && c.schedule != "off" {
 		if _, err := jobs.ParseSchedule(c.schedule); err != nil {
 			errs = append(errs, fmt.Sprintf("--schedule (BENCHD_SCHEDULE): %v", err))
 		}
@@ -237,6 +242,7 @@ func (c *serveConfig) validate(server, worker bool) error {
 			c.repo = strings.TrimSpace(string(out))
 		}
 	}
+	c.scheduleDefaults(worker)
 	if worker && c.cacheDir == "" {
 		c.cacheDir = filepath.Join(c.db.dataDir, "repos")
 	}
@@ -305,6 +311,8 @@ func serveOrWork(ctx context.Context, args []string, env *environ, server bool) 
 	if fs.NArg() > 0 {
 		return usageErrorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
+	fs.Visit(func(f *flag.Flag) { cfg.branchGiven = cfg.branchGiven || f.Name == "branch" })
+	cfg.branchGiven = cfg.branchGiven || env.getenv("BENCHD_BRANCH") != ""
 	work := !server || !cfg.noWorker
 	if err := cfg.validate(server, work); err != nil {
 		return err
@@ -392,6 +400,9 @@ func serveOrWork(ctx context.Context, args []string, env *environ, server bool) 
 		}
 		log.Info("worker started", "concurrency", cfg.concurrency, "repo", cfg.repo, "schedule", cfg.schedule, "cache_dir", cfg.cacheDir)
 		defer stopWorker(client, log)
+		if cfg.firstRun {
+			queueFirstRun(ctx, store, jobs.NewQueue(store, client), jc.ScheduledJob, log)
+		}
 	}
 	if srv != nil {
 		return srv.Run(ctx, cfg.addr, onListen)

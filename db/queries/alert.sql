@@ -4,7 +4,8 @@ SELECT a.id, a.result_id, r.id AS run_id, p.name AS project, b.name AS branch, t
        a.value, a.baseline_value, a.limit_value, a.delta, a.p, a.note, a.status, a.created_at,
        a.acknowledged_at, a.resolved_at, a.last_good_run_id, a.last_run_id, a.resolved_run_id, a.runs,
        a.latest_value, a.latest_delta, a.updated_at, res.better,
-       coalesce(lg.commit_sha, '')::text AS last_good_commit, coalesce(lr.commit_sha, '')::text AS last_commit
+       coalesce(lg.commit_sha, '')::text AS last_good_commit, coalesce(lr.commit_sha, '')::text AS last_commit,
+       r.baseline_label
 FROM alerts a
 JOIN results res ON res.id = a.result_id
 JOIN runs r ON r.id = res.run_id

@@ -11,7 +11,7 @@ SELECT * FROM results WHERE run_id = $1 ORDER BY name, unit;
 -- The newest points of one benchmark/unit on a branch and testbed (runs_series_idx, then
 -- results' unique (run_id, name, unit) index per run).
 SELECT r.id AS run_id, res.id AS result_id, r.commit_sha, r.started_at, res.median, res.ci_lo, res.ci_hi, res.n,
-       res.verdict_status, res.baseline_value, res.delta, res.p
+       res.verdict_status, res.baseline_value, res.delta, res.p, r.baseline_label
 FROM runs r
 JOIN results res ON res.run_id = r.id AND res.name = sqlc.arg('name') AND res.unit = sqlc.arg('unit')
 WHERE r.project_id = (SELECT p.id FROM projects p WHERE p.name = sqlc.arg('project'))

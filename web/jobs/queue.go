@@ -178,7 +178,12 @@ func NewClient(pool *pgxpool.Pool, cfg Config, w *Worker, log *slog.Logger) (*ri
 			}
 		}
 		w.inTempDir()
-		rc.Middleware = []rivertype.Middleware{&failures{w: w, log: log}}
+		run := w.Run
+		if run == nil {
+			run = runner.Run
+		}
+		w.Run = reportProgress(run) // the jobs page shows how far a running job is
+		rc.Middleware = []rivertype.Middleware{&failures{w: w, log: log}, &progressMiddleware{}}
 		rc.ErrorHandler = panics{log: log}
 		if err := river.AddWorkerSafely(rc.Workers, w); err != nil {
 			return nil, fmt.Errorf("registering the run worker: %w", err)

@@ -66,6 +66,13 @@ type Branch struct {
 	StartCommit string
 }
 
+type Commit struct {
+	ProjectID   int64
+	Sha         string
+	Message     string
+	CommittedAt pgtype.Timestamptz
+}
+
 type Project struct {
 	ID        int64
 	Name      string

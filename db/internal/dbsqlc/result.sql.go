@@ -13,7 +13,7 @@ import (
 
 const benchmarkHistory = `-- name: BenchmarkHistory :many
 SELECT r.id AS run_id, res.id AS result_id, r.commit_sha, r.started_at, res.median, res.ci_lo, res.ci_hi, res.n,
-       res.verdict_status, res.baseline_value, res.delta, res.p
+       res.verdict_status, res.baseline_value, res.delta, res.p, r.baseline_label
 FROM runs r
 JOIN results res ON res.run_id = r.id AND res.name = $1 AND res.unit = $2
 WHERE r.project_id = (SELECT p.id FROM projects p WHERE p.name = $3)
@@ -47,6 +47,7 @@ type BenchmarkHistoryRow struct {
 	BaselineValue float64
 	Delta         float64
 	P             float64
+	BaselineLabel string
 }
 
 // The newest points of one benchmark/unit on a branch and testbed (runs_series_idx, then
@@ -80,6 +81,7 @@ func (q *Queries) BenchmarkHistory(ctx context.Context, arg BenchmarkHistoryPara
 			&i.BaselineValue,
 			&i.Delta,
 			&i.P,
+			&i.BaselineLabel,
 		); err != nil {
 			return nil, err
 		}
