@@ -159,7 +159,11 @@ func writePower(env *environ, suite string, res *runner.PowerResult) {
 	if c.Effect > 0 {
 		fmt.Fprintf(w, "# injected: +%g%% into %s, calibrated on %s: %s\n", 100*c.Effect, c.Func, c.Benchmark, res.Calibration)
 	} else {
-		fmt.Fprintf(w, "# A/A: nothing injected; every flag is a false alarm\n")
+		what := "nothing injected"
+		if c.Func != "" {
+			what = "the same 0-count spin call in " + c.Func + " on both sides"
+		}
+		fmt.Fprintf(w, "# A/A: %s; every flag is a false alarm\n", what)
 	}
 	fmt.Fprintf(w, "# %d trials in %v, load average %.2f at the start, %.2f at the end\n", res.Trials, res.Elapsed.Round(time.Second), res.LoadStart, res.LoadEnd)
 	fmt.Fprintf(w, "%-28s %10s %10s %14s %14s\n", "benchmark", "regressed", "improved", "median Δ", "median ±res")
