@@ -76,16 +76,24 @@ func ChangePoints(series []float64, o ChangePointOptions) []ChangePoint {
 		at, obs := bestSplit(ranks, o.MinSize, &prefix)
 		exceed := 0
 		shuffled := slices.Clone(ranks)
+		// The split is refused as soon as p = (exceed+1)/(Permutations+1) exceeds Alpha, so most
+		// segments without a shift stop after a few shuffles; the decision, and the p-value of
+		// every accepted split, are those of all the shuffles.
+		rejected := false
 		for range o.Permutations {
 			rng.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
 			if _, q := bestSplit(shuffled, o.MinSize, &prefix); q >= obs {
 				exceed++
+				if float64(exceed+1) > o.Alpha*float64(o.Permutations+1) {
+					rejected = true
+					break
+				}
 			}
 		}
-		p := float64(exceed+1) / float64(o.Permutations+1)
-		if p > o.Alpha {
+		if rejected {
 			continue
 		}
+		p := float64(exceed+1) / float64(o.Permutations+1)
 		splits = append(splits, s.lo+at)
 		pvals[s.lo+at] = p
 		queue = append(queue, seg{s.lo, s.lo + at}, seg{s.lo + at, s.hi})

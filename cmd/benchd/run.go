@@ -316,7 +316,7 @@ func (f *runFlags) store(ctx context.Context, proj *runner.Project, env *environ
 			return nil, nil, &exitError{code: 2, err: fmt.Errorf("opening the baseline database: %w", err)}
 		}
 		return &dbStore{store: s, project: f.server.project, branch: branch, commit: commit, testbed: f.testbed,
-			trigger: trigger, suite: suite, proj: proj, against: f.against,
+			trigger: trigger, suite: suite, proj: proj, against: f.against, dir: f.dir,
 			againstCommit: gitIn(ctx, f.dir, "rev-parse", "--verify", "--quiet", f.against+"^{commit}")}, closeDB, nil
 	}
 	if f.branch != "" || f.testbed != "" {

@@ -33,6 +33,8 @@ type dbStore struct {
 	suite string
 	// proj is the project file: its units, statistics settings and rules.
 	proj *runner.Project
+	// dir is the checkout measured (--dir).
+	dir string
 	// against and againstCommit are --against and its commit ("" without it).
 	against, againstCommit string
 	// saved is the run the last Save stored.
@@ -117,6 +119,9 @@ func (s *dbStore) submit(ctx context.Context, set, against *runner.Set, baseline
 	}
 	if save != "" {
 		s.saved = &j.Run
+		if msg, at, ok := runner.CommitInfo(ctx, s.dir, s.commit); ok { // for the pages; a courtesy
+			_ = s.store.SetCommit(ctx, s.project, db.Commit{SHA: s.commit, Message: msg, CommittedAt: at})
+		}
 	}
 	return j, nil
 }

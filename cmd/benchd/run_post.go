@@ -345,14 +345,13 @@ func describeCommit(ctx context.Context, sf *serverFlags, commit string) {
 	if commit == "" {
 		return
 	}
-	out := gitValue(ctx, "log", "-1", "--format=%cI%n%s", commit)
-	when, msg, ok := strings.Cut(out, "\n")
+	msg, when, ok := runner.CommitInfo(ctx, "", commit)
 	if !ok {
 		return
 	}
 	body := map[string]any{"message": msg}
-	if t, err := time.Parse(time.RFC3339, when); err == nil {
-		body["committed_at"] = t
+	if !when.IsZero() {
+		body["committed_at"] = when
 	}
 	b, _ := json.Marshal(body)
 	sf.do(ctx, http.MethodPut, sf.endpoint("/commits/"+url.PathEscape(commit), nil), b, http.Header{"Content-Type": {"application/json"}})

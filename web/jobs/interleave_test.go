@@ -113,6 +113,9 @@ func TestWebhookPushMeasuredInterleaved(t *testing.T) {
 	if !found {
 		t.Fatalf("the run has no Sum sec/op result: %+v", results)
 	}
+	if cs, err := h.d.Store.Commits(ctx, "bench", []string{after}); err != nil || cs[after].Message != "slower" || cs[after].CommittedAt.IsZero() {
+		t.Errorf("for the measured commit, got %+v (%v), want its message \"slower\" and commit time from git", cs[after], err)
+	}
 	alerts, err := h.d.Store.ListAlerts(ctx, db.AlertFilter{Project: "bench", Status: db.AlertActive})
 	if err != nil || len(alerts) != 1 || alerts[0].Benchmark != "Sum" || alerts[0].Unit != "sec/op" {
 		t.Errorf("got active alerts %+v (%v), want one for Sum sec/op", alerts, err)

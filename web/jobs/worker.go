@@ -150,6 +150,12 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[RunArgs]) (err error) 
 	if err != nil {
 		return fmt.Errorf("storing run: %w", err)
 	}
+	// What git knows of the commit, for the pages (a courtesy: a failure is only logged).
+	if msg, at, ok := runner.CommitInfo(ctx, dir, sha); ok {
+		if err := w.Store.SetCommit(ctx, a.Project, db.Commit{SHA: sha, Message: msg, CommittedAt: at}); err != nil {
+			log.Warn("storing the commit's message", "error", err.Error())
+		}
+	}
 	counts := map[runner.Status]int{}
 	for _, v := range j.Verdicts {
 		counts[v.Status]++
