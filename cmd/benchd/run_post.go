@@ -172,6 +172,7 @@ type postReply struct {
 	Baseline *struct {
 		RunID  int64  `json:"run_id"`
 		Source string `json:"source"`
+		Label  string `json:"label"`
 	} `json:"baseline"`
 	Verdicts []runner.Verdict `json:"verdicts"`
 }
@@ -313,7 +314,11 @@ func writeReply(w io.Writer, r postReply) error {
 	}
 	switch {
 	case r.Baseline != nil:
-		fmt.Fprintf(w, "compared with run %d (%s)\n\n", r.Baseline.RunID, r.Baseline.Source)
+		if r.Baseline.Label != "" {
+			fmt.Fprintf(w, "compared with %s\n\n", r.Baseline.Label)
+		} else {
+			fmt.Fprintf(w, "compared with run %d (%s)\n\n", r.Baseline.RunID, r.Baseline.Source)
+		}
 	case compared:
 		fmt.Fprintln(w)
 	default:

@@ -155,7 +155,7 @@ func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func TestPostCommand(t *testing.T) {
-	verdicts := `{"run_id": 42, "url": "http://x/runs/42", "status": "regressed", "baseline": {"run_id": 41, "source": "previous:main"}, "verdicts": [
+	verdicts := `{"run_id": 42, "url": "http://x/runs/42", "status": "regressed", "baseline": {"run_id": 41, "source": "history:main", "label": "history of main (5 runs, 37–41)"}, "verdicts": [
 		{"name": "Create/n=100", "unit": "sec/op", "status": "ok", "rule": "", "value": 1e-4, "baseline": 1e-4, "limit": 0, "delta": 0.001, "p": 0.4, "note": ""},
 		{"name": "Create/n=1000", "unit": "sec/op", "status": "regressed", "rule": "regression", "value": 1.2e-3, "baseline": 1.1e-3, "limit": 5, "delta": 0.128, "p": 0.0002, "note": "worse by 12.8% ≥ 5% (p=0.000, n=10+10)"}]}`
 	fs := &fakeServer{baselines: map[string][]byte{}, reply: verdicts}
