@@ -124,3 +124,20 @@ func TestAddVerdict(t *testing.T) {
 		t.Errorf("for ok + ok, got %+v, want %+v", got, ok)
 	}
 }
+
+// TestChangePointAtTheStep: a clean 25% step whose last point before it is the old level's
+// highest is found at the step, not one point early (the rank statistic alone put it there).
+func TestChangePointAtTheStep(t *testing.T) {
+	var series []float64
+	for i := range 40 {
+		series = append(series, 30+0.01*float64(i%7))
+	}
+	series[39] = 30.2 // the highest of the old level, just before the step
+	for i := range 20 {
+		series = append(series, 38+0.01*float64(i%5))
+	}
+	cps := ChangePoints(series, ChangePointOptions{MinEffect: 0.05})
+	if len(cps) != 1 || cps[0].Index != 40 {
+		t.Errorf("got change points %+v, want one at index 40", cps)
+	}
+}
