@@ -99,17 +99,12 @@ func socketOf(t *testing.T, dbURL string) string {
 	return filepath.Join(q.Get("host"), ".s.PGSQL."+q.Get("port"))
 }
 
-// TestDatabaseRestart stops PostgreSQL while requests arrive: they fail with 503 (never a
-// 500, never half a run stored), /readyz says not ready, and once the server is back the
-// service recovers by itself.
-func TestDatabaseRestart(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts and restarts a PostgreSQL cluster")
-	}
-	if _, err := embedpg.FindBinDir(""); err != nil {
-		t.Skip("no PostgreSQL server binaries:", err)
-	}
-	dir, err := os.MkdirTemp("/tmp", "benchd-outage-")
+// privateCluster starts a migrated PostgreSQL cluster of this test's own (stopped and removed
+// when it ends), in a directory under /tmp the postgres user can reach, and returns it with
+// its data directory.
+func privateCluster(t *testing.T, prefix string) (*embedpg.Cluster, string) {
+	t.Helper()
+	dir, err := os.MkdirTemp("/tmp", prefix)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,10 +121,25 @@ func TestDatabaseRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer m.Close()
 	if _, err := m.Up(ctx); err != nil {
 		t.Fatal(err)
 	}
-	m.Close()
+	return cluster, dataDir
+}
+
+// TestDatabaseRestart stops PostgreSQL while requests arrive: they fail with 503 (never a
+// 500, never half a run stored), /readyz says not ready, and once the server is back the
+// service recovers by itself.
+func TestDatabaseRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts and restarts a PostgreSQL cluster")
+	}
+	if _, err := embedpg.FindBinDir(""); err != nil {
+		t.Skip("no PostgreSQL server binaries:", err)
+	}
+	ctx := context.Background()
+	cluster, dataDir := privateCluster(t, "benchd-outage-")
 	px := newProxy(t, socketOf(t, cluster.URL()))
 	viaProxy := "postgres://postgres@" + px.ln.Addr().String() + "/benchd?sslmode=disable"
 	store, err := db.Open(ctx, viaProxy, nil)

@@ -90,26 +90,8 @@ func TestDatabaseFreeze(t *testing.T) {
 	if _, err := embedpg.FindBinDir(""); err != nil {
 		t.Skip("no PostgreSQL server binaries:", err)
 	}
-	dir, err := os.MkdirTemp("/tmp", "benchd-freeze-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.Chmod(dir, 0o755)
-	t.Cleanup(func() { os.RemoveAll(dir) })
 	ctx := context.Background()
-	cluster, err := embedpg.Start(ctx, embedpg.Config{DataDir: filepath.Join(dir, "pg")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cluster.Stop() })
-	m, err := db.NewMigrator(ctx, cluster.URL(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := m.Up(ctx); err != nil {
-		t.Fatal(err)
-	}
-	m.Close()
+	cluster, _ := privateCluster(t, "benchd-freeze-")
 	store, err := db.Open(ctx, cluster.URL(), nil)
 	if err != nil {
 		t.Fatal(err)

@@ -67,22 +67,29 @@ func BenchmarkSum(b *testing.B) {
 			t.Fatal(err)
 		}
 	}
-	for _, args := range [][]string{
-		{"init", "--quiet", "--initial-branch=main"},
-		{"add", "."},
-		{"-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "--quiet", "-m", "bench"},
-	} {
+	cmd := exec.Command("git", "init", "--quiet", "--initial-branch=main")
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("git init: %v\n%s", err, out)
+	}
+	return dir, commitAll(t, dir, "bench")
+}
+
+// commitAll commits every change in repo with message msg and returns the new head.
+func commitAll(t *testing.T, repo, msg string) string {
+	t.Helper()
+	for _, args := range [][]string{{"add", "."}, {"-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "--quiet", "-m", msg}} {
 		cmd := exec.Command("git", args...)
-		cmd.Dir = dir
+		cmd.Dir = repo
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("git %v: %v\n%s", args, err, out)
 		}
 	}
-	out, err := exec.Command("git", "-C", dir, "rev-parse", "HEAD").Output()
+	out, err := exec.Command("git", "-C", repo, "rev-parse", "HEAD").Output()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return dir, strings.TrimSpace(string(out))
+	return strings.TrimSpace(string(out))
 }
 
 // pushPayload is a push event in GitHub's documented shape (trimmed to common fields).
