@@ -143,18 +143,18 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[RunArgs]) (err error) 
 		res.Old.SetUnits(proj.Units)
 		sub.Interleaved = &db.Interleaved{Ref: before, Commit: before, Results: res.Old.Results, Unpaired: proj.Unpaired}
 	}
+	// What git knows of the commit, stored before the run so that the run's pages have it from the start (a courtesy: a failure is only logged).
+	if msg, at, ok := runner.CommitInfo(ctx, dir, sha); ok {
+		if err := w.Store.SetCommit(ctx, a.Project, db.Commit{SHA: sha, Message: msg, CommittedAt: at}); err != nil {
+			log.Warn("storing the commit's message", "error", err.Error())
+		}
+	}
 	j, err := w.Store.Submit(ctx, sub)
 	if errors.Is(err, db.ErrInvalid) {
 		return river.JobCancel(fmt.Errorf("suite %s at %s produced no storable run: %w", a.Suite, sha, err))
 	}
 	if err != nil {
 		return fmt.Errorf("storing run: %w", err)
-	}
-	// What git knows of the commit, for the pages (a courtesy: a failure is only logged).
-	if msg, at, ok := runner.CommitInfo(ctx, dir, sha); ok {
-		if err := w.Store.SetCommit(ctx, a.Project, db.Commit{SHA: sha, Message: msg, CommittedAt: at}); err != nil {
-			log.Warn("storing the commit's message", "error", err.Error())
-		}
 	}
 	counts := map[runner.Status]int{}
 	for _, v := range j.Verdicts {
