@@ -54,6 +54,14 @@ type RunConfig struct {
 	Budget time.Duration
 	// Env is added to the test binary's environment ("GOGC=off"). Default none.
 	Env []string
+	// Measure is MeasureTime (Go's wall-clock time per op) or MeasureInstructions (each test
+	// binary runs under valgrind's callgrind and every result reports instructions/op for its
+	// timed region instead of its time; see instructions.go). Instruction counts do not
+	// depend on the machine's load, so their turns run in parallel, one per CPU, and always
+	// by turn. Default MeasureTime.
+	Measure string
+	// Valgrind is the valgrind command for MeasureInstructions. Default "valgrind".
+	Valgrind string
 	// Progress, when non-nil, is called after every benchmark line and every turn.
 	Progress func(Progress)
 	// Go is the go command. Default "go".
@@ -107,6 +115,11 @@ type RunResult struct {
 	ParseErrors []string
 	// Build is the time spent compiling test binaries; Bench the time spent running them.
 	Build, Bench time.Duration
+	// Paired says that Old's and New's samples were measured in pairs (interleaved wall
+	// clock: sample i of each side within the same minute), so that the paired test applies.
+	// Instruction counts are never paired: they do not drift with the machine, and the U test
+	// needs fewer samples than the signed-rank test to reach a small p.
+	Paired bool
 }
 
 // side is one checkout to build and run.
@@ -157,7 +170,12 @@ func Run(ctx context.Context, cfg RunConfig) (*RunResult, error) {
 	}
 	sides = append(sides, newSide)
 
-	res := &RunResult{NewLabel: newSide.label}
+	if cfg.Measure == MeasureInstructions {
+		if _, err := exec.LookPath(cfg.Valgrind); err != nil {
+			return nil, fmt.Errorf("%w: %v", errNoValgrind, err)
+		}
+	}
+	res := &RunResult{NewLabel: newSide.label, Paired: cfg.Against != "" && cfg.Measure == MeasureTime}
 	start := time.Now()
 	for i, s := range sides {
 		s.binary = filepath.Join(tmp, "bench"+strconv.Itoa(i)+".test")
@@ -199,6 +217,9 @@ func runTurns(ctx context.Context, cfg RunConfig, sides []*side, start time.Time
 			return sides
 		}
 		return []*side{sides[1], sides[0]}
+	}
+	if cfg.Measure == MeasureInstructions {
+		return runCountedTurns(ctx, cfg, sides, order, start)
 	}
 	if cfg.Interleave != InterleaveBenchmark {
 		turns := cfg.Count * len(sides)
@@ -326,12 +347,22 @@ func (c RunConfig) withDefaults() RunConfig {
 	if c.Package == "" {
 		c.Package = "."
 	}
+	if c.Measure == "" {
+		c.Measure = MeasureTime
+	}
+	if c.Valgrind == "" {
+		c.Valgrind = "valgrind"
+	}
 	return c
 }
 
 // build compiles s's test binary with `go test -c`.
 func build(ctx context.Context, cfg RunConfig, s *side) error {
-	cmd := exec.CommandContext(ctx, cfg.Go, "test", "-c", "-o", s.binary, cfg.Package)
+	args, err := buildArgs(ctx, cfg, s)
+	if err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, cfg.Go, args...)
 	cmd.Dir = s.root
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -346,17 +377,14 @@ func build(ctx context.Context, cfg RunConfig, s *side) error {
 // runTurn runs s's binary once (-count 1), appending its output to s.raw. A non-zero exit
 // is not an error: the output says which benchmark failed.
 func runTurn(ctx context.Context, cfg RunConfig, s *side, bench, benchtime string, turn, turns int, start time.Time) error {
-	args := []string{"-test.run", "^$", "-test.bench", bench, "-test.benchmem", "-test.count", "1",
-		"-test.timeout", cfg.Timeout.String()}
-	if benchtime != "" {
-		args = append(args, "-test.benchtime", benchtime)
-	}
-	cmd := exec.CommandContext(ctx, s.binary, args...)
-	cmd.Dir = filepath.Join(s.root, cfg.Package) // tests run in their package directory
-	if len(cfg.Env) > 0 {
-		cmd.Env = append(os.Environ(), cfg.Env...)
-	}
-	report := func(bench string) {
+	report := progressReporter(cfg, s, turn, turns, start)
+	report("")
+	return runBinary(ctx, cfg, s, &s.raw, bench, benchtime, report, "", nil)
+}
+
+// progressReporter returns the function that reports the progress of one turn.
+func progressReporter(cfg RunConfig, s *side, turn, turns int, start time.Time) func(string) {
+	return func(bench string) {
 		if cfg.Progress == nil {
 			return
 		}
@@ -367,8 +395,29 @@ func runTurn(ctx context.Context, cfg RunConfig, s *side, bench, benchtime strin
 		}
 		cfg.Progress(p)
 	}
-	report("")
-	w := &lineWriter{buf: &s.raw, line: func(l []byte) {
+}
+
+// runBinary runs s's test binary once with the given -bench and -benchtime, writing its
+// output to dst and calling report with the name of every benchmark that prints a result.
+// With name set, name runs instead, with prefix before the binary's own arguments (valgrind).
+func runBinary(ctx context.Context, cfg RunConfig, s *side, dst *bytes.Buffer, bench, benchtime string, report func(string), name string, prefix []string) error {
+	args := []string{"-test.run", "^$", "-test.bench", bench, "-test.benchmem", "-test.count", "1",
+		"-test.timeout", cfg.Timeout.String()}
+	if benchtime != "" {
+		args = append(args, "-test.benchtime", benchtime)
+	}
+	cmd := exec.CommandContext(ctx, s.binary, args...)
+	if name != "" {
+		cmd = exec.CommandContext(ctx, name, append(append(prefix, s.binary), args...)...)
+	}
+	cmd.Dir = filepath.Join(s.root, cfg.Package) // tests run in their package directory
+	if len(cfg.Env) > 0 || name != "" {
+		cmd.Env = append(os.Environ(), cfg.Env...)
+		if name != "" {
+			cmd.Env = append(cmd.Env, instructionsEnv...)
+		}
+	}
+	w := &lineWriter{buf: dst, line: func(l []byte) {
 		if bytes.HasPrefix(l, []byte("Benchmark")) {
 			if f := bytes.Fields(l); len(f) >= 3 {
 				name, _ := splitName(string(f[0]))
@@ -386,8 +435,8 @@ func runTurn(ctx context.Context, cfg RunConfig, s *side, bench, benchtime strin
 	if err != nil && !errors.As(err, &ee) {
 		return fmt.Errorf("running the benchmarks of %s in the %s: %w", cfg.Package, s.label, err)
 	}
-	if s.raw.Len() > 0 && s.raw.Bytes()[s.raw.Len()-1] != '\n' {
-		s.raw.WriteByte('\n')
+	if dst.Len() > 0 && dst.Bytes()[dst.Len()-1] != '\n' {
+		dst.WriteByte('\n')
 	}
 	return nil
 }

@@ -360,7 +360,8 @@ type PowerConfig struct {
 	// Func is the function to slow down ("Registry.Start"); Benchmark the benchmark the
 	// slowdown is calibrated on and expected in ("Create/n=100").
 	Func, Benchmark string
-	// Effect is the injected slowdown (0.10 = 10%); 0 measures A/A (nothing injected).
+	// Effect is the injected slowdown (0.10 = 10%) of Benchmark's time per op, calibrated on
+	// the wall clock whatever Run.Measure is; 0 measures A/A (nothing injected).
 	Effect float64
 	// Mode is ModeAgainst or ModeBaseline. Default ModeAgainst.
 	Mode string
@@ -383,7 +384,8 @@ type PowerRow struct {
 	// Regressed and Improved count the trials in which any unit of the benchmark was
 	// flagged so (a trial counts once per benchmark and direction).
 	Regressed, Improved int
-	// Deltas and Resolutions are the sec/op comparisons' Delta and Resolution, per trial.
+	// Deltas and Resolutions are the sec/op (or, counting instructions, instructions/op)
+	// comparisons' Delta and Resolution, per trial.
 	Deltas, Resolutions []float64
 }
 
@@ -437,6 +439,11 @@ func RunPower(ctx context.Context, cfg PowerConfig, tmp string) (*PowerResult, e
 	}
 	rc := cfg.Run.withDefaults()
 	rc.Against, rc.Ref = "", ""
+	// The unit the slowdown must show in: the time per op, or the instructions per op.
+	unit := "sec/op"
+	if rc.Measure == MeasureInstructions {
+		unit = InstructionsUnit
+	}
 	out := &PowerResult{Config: cfg, LoadStart: loadAvg()}
 	// Both sides get the spin call, the unchanged one spinning 0 times: a new file and a
 	// call move the rest of the code, and on tight loops a move alone changed the fixture's
@@ -516,7 +523,7 @@ func RunPower(ctx context.Context, cfg PowerConfig, tmp string) (*PowerResult, e
 				continue
 			}
 			judged++
-			if tally && c.Unit == "sec/op" {
+			if tally && c.Unit == unit {
 				r := row(c.Name)
 				r.Deltas = append(r.Deltas, c.Delta)
 				r.Resolutions = append(r.Resolutions, c.Resolution)
@@ -525,7 +532,7 @@ func RunPower(ctx context.Context, cfg PowerConfig, tmp string) (*PowerResult, e
 				continue
 			}
 			nflag++
-			if v.Status == StatusRegressed && c.Name == cfg.Benchmark && c.Unit == "sec/op" {
+			if v.Status == StatusRegressed && c.Name == cfg.Benchmark && c.Unit == unit {
 				detected = true
 			}
 			if flagged[c.Name] != StatusRegressed {
@@ -637,8 +644,8 @@ func RunPower(ctx context.Context, cfg PowerConfig, tmp string) (*PowerResult, e
 		if r := rows[cfg.Benchmark]; r != nil && len(r.Deltas) > 0 {
 			d, res = r.Deltas[len(r.Deltas)-1], r.Resolutions[len(r.Resolutions)-1]
 		}
-		logf("trial %d/%d (%s, load %.2f, %v): %s sec/op %+.1f%% ±%.1f%%; %s", trial, cfg.Trials, cfg.Mode, loadAvg(),
-			time.Since(start).Round(time.Second), cfg.Benchmark, 100*d, 100*res, describe(flagged))
+		logf("trial %d/%d (%s, load %.2f, %v): %s %s %+.1f%% ±%.1f%%; %s", trial, cfg.Trials, cfg.Mode, loadAvg(),
+			time.Since(start).Round(time.Second), cfg.Benchmark, unit, 100*d, 100*res, describe(flagged))
 	}
 	out.Elapsed = time.Since(start)
 	out.LoadEnd = loadAvg()

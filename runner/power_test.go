@@ -89,3 +89,37 @@ func TestPowerFixture(t *testing.T) {
 	try("+100% in Hash", 1.00, func(r *PowerResult) bool { return r.Clean == 1 })
 	try("A/A", 0, func(r *PowerResult) bool { return r.FlaggedTrials == 0 })
 }
+
+// TestPowerFixtureInstructions is TestPowerFixture counting instructions: +10% of Hash's time
+// injected must be flagged in instructions/op (and nothing else), and an A/A trial must flag
+// nothing — in one attempt each, as the counts do not depend on the machine's load.
+func TestPowerFixtureInstructions(t *testing.T) {
+	needValgrind(t)
+	rules, _ := NewRules(DefaultThresholds())
+	cfg := PowerConfig{
+		Run:  RunConfig{Dir: "testdata/fixture", Package: ".", Count: 6, Benchtime: "100ms", Measure: MeasureInstructions},
+		Func: "Hash", Benchmark: "Hash/n=1000", Mode: ModeAgainst, Trials: 1, CalibrationRounds: 3,
+		Units:   map[string]Direction{"bytes/s": HigherBetter},
+		Options: Options{Alpha: 0.01, MinEffect: 0.05},
+		Rules:   rules,
+		Log:     func(s string) { t.Log(s) },
+	}
+	for _, c := range []struct {
+		what   string
+		effect float64
+		ok     func(*PowerResult) bool
+	}{
+		{"+10% in Hash", 0.10, func(r *PowerResult) bool { return r.Clean == 1 }},
+		{"A/A", 0, func(r *PowerResult) bool { return r.FlaggedTrials == 0 }},
+	} {
+		pc := cfg
+		pc.Effect = c.effect
+		res, err := RunPower(context.Background(), pc, t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !c.ok(res) {
+			t.Errorf("%s: detected %d, clean %d, flagged trials %d of %d", c.what, res.Detected, res.Clean, res.FlaggedTrials, res.Trials)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -54,6 +55,14 @@ type Suite struct {
 	Timeout time.Duration
 	// Against is how `run --against` samples (paired); its zero fields take the suite's.
 	Against Sampling
+	// Measure is what a sample measures: MeasureTime (default) or MeasureInstructions
+	// (callgrind's instruction counts, for `run`, `run --against` and the worker alike;
+	// `benchd run --measure` overrides it).
+	Measure string
+	// Instructions is how instruction counts are sampled (Count, Benchtime of valgrind's
+	// clock); its zero fields take the defaults: 6 turns a side of 20ms. Turns run in
+	// parallel, one per CPU, with or without a ref to compare with.
+	Instructions Sampling
 }
 
 // Sampling is how a suite's samples are taken (RunConfig's fields of the same names).
@@ -118,6 +127,9 @@ type suiteFile struct {
 	Timeout   string `yaml:"timeout"`
 	// Against is the sampling of `run --against`.
 	Against samplingFile `yaml:"against"`
+	// Measure is time or instructions; Instructions the sampling of instruction counts.
+	Measure      string       `yaml:"measure"`
+	Instructions samplingFile `yaml:"instructions"`
 }
 
 type samplingFile struct {
@@ -223,6 +235,21 @@ func ParseProject(data []byte, path string) (*Project, error) {
 			}
 			s.Against.Budget = d
 		}
+		if err := CheckMeasure(sf.Measure); err != nil {
+			return nil, fmt.Errorf("%s: suite %s: %w", at("suites", name, "measure"), name, err)
+		}
+		s.Measure = sf.Measure
+		in := sf.Instructions
+		if in.Interleave != "" || in.Budget != "" {
+			return nil, fmt.Errorf("%s: suite %s: instructions: only count and benchtime apply (instruction counts are taken by turn, in parallel)", at("suites", name, "instructions"), name)
+		}
+		if in.Count < 0 {
+			return nil, fmt.Errorf("%s: suite %s: instructions: count %d must be ≥ 1", at("suites", name, "instructions", "count"), name, in.Count)
+		}
+		if err := CheckBenchtime(in.Benchtime); err != nil {
+			return nil, fmt.Errorf("%s: suite %s: instructions: %w", at("suites", name, "instructions", "benchtime"), name, err)
+		}
+		s.Instructions = Sampling{Count: in.Count, Benchtime: in.Benchtime}
 		if s.Package == "" {
 			return nil, fmt.Errorf("%s: suite %s: package is required", at("suites", name), name)
 		}
@@ -333,8 +360,19 @@ func CheckBenchtime(s string) error {
 // interleaved design `run --against` uses) over the suite's. Compare such a run's Old and New
 // with Options.Paired set.
 func (s Suite) RunConfig(dir, against string) RunConfig {
+	return s.RunConfigMeasuring(dir, against, s.Measure)
+}
+
+// RunConfigMeasuring is RunConfig with what a sample measures chosen by the caller
+// (`benchd run --measure`): with MeasureInstructions, s.Instructions' sampling (default 6
+// turns a side of 20ms), with or without against.
+func (s Suite) RunConfigMeasuring(dir, against, measure string) RunConfig {
 	cfg := RunConfig{Dir: dir, Package: s.Package, Bench: s.Bench, Count: s.Count, Benchtime: s.Benchtime,
-		Timeout: s.Timeout, Against: against}
+		Timeout: s.Timeout, Against: against, Measure: measure}
+	if measure == MeasureInstructions {
+		cfg.Count, cfg.Benchtime = cmp.Or(s.Instructions.Count, 6), cmp.Or(s.Instructions.Benchtime, "20ms")
+		return cfg
+	}
 	if against != "" {
 		a := s.Against
 		cfg.Interleave, cfg.Budget = a.Interleave, a.Budget

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -41,6 +42,7 @@ func cmdPower(ctx context.Context, args []string, env *environ) error {
 	fs.DurationVar(&f.timeout, "timeout", 0, "timeout of one pass over the benchmarks")
 	fs.StringVar(&f.interleave, "interleave", "", "turn or benchmark, overriding the suite's")
 	fs.DurationVar(&f.budget, "budget", 0, "with --interleave benchmark: keep sampling after --count until this much time is spent (0: the suite's; -1s: none)")
+	fs.StringVar(&f.measure, "measure", "", "time or instructions (valgrind's count per op), overriding the suite's")
 	fs.StringVar(&f.fn, "func", "", "function to slow down in the copy: Name or Type.Name (needed with --effect > 0)")
 	fs.StringVar(&f.benchmark, "benchmark", "", "benchmark the slowdown is calibrated on and expected in, e.g. Create/n=100")
 	fs.Float64Var(&f.effect, "effect", 10, "injected slowdown in percent of the benchmark's time per op; 0 measures A/A")
@@ -118,7 +120,7 @@ flags:
 			return &exitError{code: 2, err: err}
 		}
 	}
-	o.Paired = f.mode == runner.ModeAgainst && !f.unpaired
+	o.Paired = f.mode == runner.ModeAgainst && !f.unpaired && cfg.Measure == runner.MeasureTime
 	tmp, err := os.MkdirTemp("", "benchd-power-")
 	if err != nil {
 		return &exitError{code: 2, err: err}
@@ -154,8 +156,8 @@ func testName(o runner.Options) string {
 func writePower(env *environ, suite string, res *runner.PowerResult) {
 	c := res.Config
 	w := env.stdout
-	fmt.Fprintf(w, "# benchd power: suite %s, mode %s, test %s, alpha %g, min effect %g%%, count %d, benchtime %q, interleave %q, budget %v\n",
-		suite, c.Mode, testName(c.Options), c.Options.Alpha, 100*c.Options.MinEffect, c.Run.Count, c.Run.Benchtime, c.Run.Interleave, c.Run.Budget)
+	fmt.Fprintf(w, "# benchd power: suite %s, measure %s, mode %s, test %s, alpha %g, min effect %g%%, count %d, benchtime %q, interleave %q, budget %v\n",
+		suite, cmp.Or(c.Run.Measure, runner.MeasureTime), c.Mode, testName(c.Options), c.Options.Alpha, 100*c.Options.MinEffect, c.Run.Count, c.Run.Benchtime, c.Run.Interleave, c.Run.Budget)
 	if c.Effect > 0 {
 		fmt.Fprintf(w, "# injected: +%g%% into %s, calibrated on %s: %s\n", 100*c.Effect, c.Func, c.Benchmark, res.Calibration)
 	} else {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -75,6 +76,7 @@ type runFlags struct {
 	timeout      time.Duration // overrides the suite's timeout
 	interleave   string        // overrides the sampling's interleave (turn|benchmark)
 	budget       time.Duration // overrides the sampling's budget; < 0: none
+	measure      string        // overrides the suite's measure (time|instructions)
 	baseline     string        // compare with this stored baseline
 	saveBaseline string        // store the run under this name
 	against      string        // build this ref too and interleave
@@ -100,6 +102,7 @@ func cmdRun(ctx context.Context, args []string, env *environ) error {
 	fs.DurationVar(&f.timeout, "timeout", 0, "timeout of one pass over the benchmarks (default 10m)")
 	fs.StringVar(&f.interleave, "interleave", "", "turn (every benchmark per turn) or benchmark (one benchmark at a time, with --against both sides back to back), overriding the suite's")
 	fs.DurationVar(&f.budget, "budget", 0, "with --interleave benchmark: keep sampling after --count until this much time is spent (0: the suite's; -1s: none)")
+	fs.StringVar(&f.measure, "measure", "", "time (wall clock per op) or instructions (instructions per op counted by valgrind: independent of the machine's load, ~50× slower), overriding the suite's")
 	fs.StringVar(&f.baseline, "baseline", "", "compare with this stored baseline")
 	fs.StringVar(&f.saveBaseline, "save-baseline", "", "store this run as a baseline under this name")
 	fs.StringVar(&f.against, "against", "", "also build this git ref and interleave its runs with the working tree's, then compare")
@@ -202,7 +205,7 @@ func cmdRun(ctx context.Context, args []string, env *environ) error {
 			return &exitError{code: 2, err: err}
 		}
 		// Interleaved samples are paired by turn: the signed-rank test on their ratios.
-	} else if rep, err = buildReport(proj, old, res.New, oldLabel, res.NewLabel, res.Old != nil && !proj.Unpaired); err != nil {
+	} else if rep, err = buildReport(proj, old, res.New, oldLabel, res.NewLabel, res.Paired && !proj.Unpaired); err != nil {
 		return err
 	}
 	rep.Warnings = append(rep.Warnings, res.ParseErrors...)
@@ -255,9 +258,16 @@ func (f *runFlags) runConfig(proj *runner.Project) (runner.RunConfig, string, er
 			return runner.RunConfig{}, "", usageErrorf("no suite: give --suite with a project file, or --package")
 		}
 	}
-	// Interleaved runs are paired: the suite's against: settings apply.
-	cfg := s.RunConfig(f.dir, f.against)
+	if err := runner.CheckMeasure(f.measure); err != nil {
+		return runner.RunConfig{}, "", usageErrorf("--%v", err)
+	}
+	// Interleaved runs are paired: the suite's against: settings apply (or, counting
+	// instructions, its instructions: settings).
+	cfg := s.RunConfigMeasuring(f.dir, f.against, cmp.Or(f.measure, s.Measure))
 	cfg.Ref = f.ref
+	if cfg.Measure == runner.MeasureInstructions && (f.interleave != "" || f.budget != 0) {
+		return cfg, "", usageErrorf("--interleave and --budget do not apply to --measure instructions (its turns run by turn, in parallel)")
+	}
 	if f.interleave != "" {
 		if err := runner.CheckInterleave(f.interleave); err != nil {
 			return cfg, "", usageErrorf("--%v", err)

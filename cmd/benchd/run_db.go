@@ -85,14 +85,14 @@ func (s *dbStore) Save(ctx context.Context, name string, set *runner.Set) error 
 	if len(set.Results) == 0 {
 		return fmt.Errorf("saving baseline %s: the run has no results", name)
 	}
-	_, err := s.submit(ctx, set, nil, "", name)
+	_, err := s.submit(ctx, set, nil, false, "", name)
 	return err
 }
 
 // submit judges set (interleaved with against, when non-nil) against the baseline named
 // baseline ("" = Submit's choice) with db.Store.Submit, storing it as baseline save when save
 // is set and storing nothing otherwise.
-func (s *dbStore) submit(ctx context.Context, set, against *runner.Set, baseline, save string) (db.Judged, error) {
+func (s *dbStore) submit(ctx context.Context, set, against *runner.Set, paired bool, baseline, save string) (db.Judged, error) {
 	branch := s.branch
 	if branch == "" {
 		branch = cmp.Or(save, baseline, "main") // as the server does for a baseline PUT without a branch
@@ -108,7 +108,7 @@ func (s *dbStore) submit(ctx context.Context, set, against *runner.Set, baseline
 		Suite: s.suite, Config: set.Config, Results: set.Results, Baseline: baseline, Thresholds: s.proj.Thresholds,
 		Options: s.proj.Options, SaveBaseline: save, DryRun: save == ""}
 	if against != nil {
-		sub.Interleaved = &db.Interleaved{Ref: s.against, Commit: s.againstCommit, Results: against.Results, Unpaired: s.proj.Unpaired}
+		sub.Interleaved = &db.Interleaved{Ref: s.against, Commit: s.againstCommit, Results: against.Results, Unpaired: s.proj.Unpaired || !paired}
 	}
 	j, err := s.store.Submit(ctx, sub)
 	if err != nil {
@@ -135,7 +135,7 @@ func (s *dbStore) judge(ctx context.Context, res *runner.RunResult, baseline, sa
 	if len(res.New.Failures) > 0 {
 		save = "" // saveAndExit refuses to store a run with failures
 	}
-	j, err := s.submit(ctx, res.New, res.Old, baseline, save)
+	j, err := s.submit(ctx, res.New, res.Old, res.Paired, baseline, save)
 	if err != nil {
 		return nil, err
 	}

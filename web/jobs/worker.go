@@ -141,7 +141,7 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[RunArgs]) (err error) 
 		IdempotencyKey: "river-job-" + strconv.FormatInt(job.ID, 10), Thresholds: proj.Thresholds, Options: proj.Options}
 	if before != "" && res.Old != nil {
 		res.Old.SetUnits(proj.Units)
-		sub.Interleaved = &db.Interleaved{Ref: before, Commit: before, Results: res.Old.Results, Unpaired: proj.Unpaired}
+		sub.Interleaved = &db.Interleaved{Ref: before, Commit: before, Results: res.Old.Results, Unpaired: proj.Unpaired || !res.Paired}
 	}
 	// What git knows of the commit, stored before the run so that the run's pages have it from the start (a courtesy: a failure is only logged).
 	if msg, at, ok := runner.CommitInfo(ctx, dir, sha); ok {
