@@ -92,7 +92,7 @@ func TestTimedInstructionsReplaysTheTimer(t *testing.T) {
 		"benchd p 1 BenchmarkP|4", "benchd e 1 BenchmarkP|3",
 		// A b.Loop benchmark that stops its timer for a refill inside the loop.
 		"benchd r 1 BenchmarkL|8", "benchd s 1 BenchmarkL|2",
-		"benchd r 0 BenchmarkL|70", // b.Loop's first call
+		"benchd r 0 BenchmarkL|70",                                 // b.Loop's first call
 		"benchd p 0 BenchmarkL|600", "benchd s 0 BenchmarkL|99999", // the refill
 		"benchd p 0 BenchmarkL|400", // loop ends: b.N = 10 from here
 		"benchd e 10 BenchmarkL|5",
