@@ -14,6 +14,7 @@ import (
 func DefaultThresholds() []Threshold {
 	return []Threshold{
 		{Benchmark: ".*", Kind: KindRegression, Warn: 5, Note: "significant (U test) and ≥ 5% worse than the baseline"},
+		{Benchmark: ".*", Unit: InstructionsUnit, Kind: KindRegression, Warn: 3, Note: "instruction counts: significant and ≥ 3% more (turns of unchanged code differ by 1–3%)"},
 		{Benchmark: "Create/.*", Unit: "sessions/s", Kind: KindLower, Warn: 1000, Note: "seed: creation warning below 1,000 sessions/s"},
 		{Benchmark: "ConcurrentCreate/.*", Unit: "sessions/s", Kind: KindLower, Warn: 1000, Note: "seed: concurrent creation ≥ 1,000/s"},
 		{Benchmark: "(Lookup/.*|Manager/op=get)", Unit: "sec/op", Kind: KindUpper, Warn: 1e-3, Note: "seed: registry lookup warning at ≥ 1 ms"},
