@@ -172,7 +172,7 @@ func Run(ctx context.Context, cfg RunConfig) (*RunResult, error) {
 
 	if cfg.Measure == MeasureInstructions {
 		if _, err := exec.LookPath(cfg.Valgrind); err != nil {
-			return nil, fmt.Errorf("%w: %v", errNoValgrind, err)
+			return nil, fmt.Errorf("%w: %v", ErrNoValgrind, err)
 		}
 	}
 	res := &RunResult{NewLabel: newSide.label, Paired: cfg.Against != "" && cfg.Measure == MeasureTime}

@@ -248,8 +248,8 @@ func withInstructions(raw []byte, counts map[string]timedCount) ([]byte, error) 
 	return out.Bytes(), nil
 }
 
-// errNoValgrind is returned when instruction counting is asked for without valgrind.
-var errNoValgrind = errors.New("counting instructions needs valgrind (Debian: apt-get install valgrind)")
+// ErrNoValgrind is returned when instruction counting is asked for without valgrind.
+var ErrNoValgrind = errors.New("counting instructions needs valgrind (Debian: apt-get install valgrind)")
 
 // runCountedTurns runs cfg.Count turns per side under callgrind, the sides in the order
 // order gives each round, up to one turn per CPU at a time (the counts do not depend on the

@@ -3,6 +3,7 @@ package jobs
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -132,4 +133,42 @@ func stopClient(c interface{ Stop(context.Context) error }) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	c.Stop(ctx)
+}
+
+// TestJobWithoutValgrindIsCancelled: a suite that counts instructions on a machine without
+// valgrind fails once, with an error that says what to do, instead of being retried.
+func TestJobWithoutValgrindIsCancelled(t *testing.T) {
+	h := newHarness(t, false)
+	repo, sha := gitRepo(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	log := slog.New(slog.NewTextHandler(&syncBuffer{}, nil))
+	w := &Worker{Store: h.d.Store, Repos: &RepoCache{Dir: t.TempDir()}, Testbed: "test", Log: log,
+		Run: func(ctx context.Context, cfg runner.RunConfig) (*runner.RunResult, error) {
+			return nil, fmt.Errorf("running: %w: exec: \"valgrind\": executable file not found in $PATH", runner.ErrNoValgrind)
+		}}
+	c, err := NewClient(h.pool, Config{JobTimeout: time.Minute, FetchPollInterval: 200 * time.Millisecond}, w, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer stopClient(c)
+	id, err := NewQueue(h.d.Store, h.client).Enqueue(ctx, web.RunJob{Project: "bench", Repo: repo, Branch: "main", Commit: sha, Suite: "quick", Trigger: "schedule"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var state string
+	var attempts int
+	var errs []byte
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		h.pool.QueryRow(ctx, "SELECT state, attempt, errors::text FROM river_job WHERE id = $1", id).Scan(&state, &attempts, &errs)
+		if state == "cancelled" || state == "discarded" {
+			break
+		}
+	}
+	if state != "cancelled" || attempts != 1 || !strings.Contains(string(errs), "apt-get install valgrind") || !strings.Contains(string(errs), "measure: time") {
+		t.Errorf("got %s after %d attempts with errors %s, want cancelled after 1, saying to install valgrind or measure time", state, attempts, errs)
+	}
 }

@@ -121,6 +121,10 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[RunArgs]) (err error) 
 		before = ""
 		res, err = run(ctx, suite.RunConfig(dir, ""))
 	}
+	if errors.Is(err, runner.ErrNoValgrind) {
+		// No retry installs valgrind: say what to do, once.
+		return river.JobCancel(fmt.Errorf("running suite %s at %s: %w, or set the suite's measure: time", a.Suite, sha, err))
+	}
 	if err != nil {
 		return fmt.Errorf("running suite %s at %s: %w", a.Suite, sha, err)
 	}
