@@ -379,7 +379,7 @@ func build(ctx context.Context, cfg RunConfig, s *side) error {
 func runTurn(ctx context.Context, cfg RunConfig, s *side, bench, benchtime string, turn, turns int, start time.Time) error {
 	report := progressReporter(cfg, s, turn, turns, start)
 	report("")
-	return runBinary(ctx, cfg, s, &s.raw, bench, benchtime, report, "", nil)
+	return runBinary(ctx, cfg, s, &s.raw, bench, benchtime, report, nil, nil)
 }
 
 // progressReporter returns the function that reports the progress of one turn.
@@ -399,23 +399,19 @@ func progressReporter(cfg RunConfig, s *side, turn, turns int, start time.Time) 
 
 // runBinary runs s's test binary once with the given -bench and -benchtime, writing its
 // output to dst and calling report with the name of every benchmark that prints a result.
-// With name set, name runs instead, with prefix before the binary's own arguments (valgrind).
-func runBinary(ctx context.Context, cfg RunConfig, s *side, dst *bytes.Buffer, bench, benchtime string, report func(string), name string, prefix []string) error {
-	args := []string{"-test.run", "^$", "-test.bench", bench, "-test.benchmem", "-test.count", "1",
+// A non-empty wrap is a command line that runs the binary (valgrind and its options); env
+// is added to the environment after cfg.Env.
+func runBinary(ctx context.Context, cfg RunConfig, s *side, dst *bytes.Buffer, bench, benchtime string, report func(string), wrap, env []string) error {
+	args := []string{s.binary, "-test.run", "^$", "-test.bench", bench, "-test.benchmem", "-test.count", "1",
 		"-test.timeout", cfg.Timeout.String()}
 	if benchtime != "" {
 		args = append(args, "-test.benchtime", benchtime)
 	}
-	cmd := exec.CommandContext(ctx, s.binary, args...)
-	if name != "" {
-		cmd = exec.CommandContext(ctx, name, append(append(prefix, s.binary), args...)...)
-	}
+	args = append(slices.Clip(wrap), args...)
+	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 	cmd.Dir = filepath.Join(s.root, cfg.Package) // tests run in their package directory
-	if len(cfg.Env) > 0 || name != "" {
-		cmd.Env = append(os.Environ(), cfg.Env...)
-		if name != "" {
-			cmd.Env = append(cmd.Env, instructionsEnv...)
-		}
+	if extra := append(slices.Clip(cfg.Env), env...); len(extra) > 0 {
+		cmd.Env = append(os.Environ(), extra...)
 	}
 	w := &lineWriter{buf: dst, line: func(l []byte) {
 		if bytes.HasPrefix(l, []byte("Benchmark")) {

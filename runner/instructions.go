@@ -321,7 +321,8 @@ func runCounted(ctx context.Context, cfg RunConfig, s *side, dst *bytes.Buffer, 
 	report := progressReporter(cfg, s, turn, turns, start)
 	report("")
 	var raw bytes.Buffer
-	if err := runBinary(ctx, cfg, s, &raw, cfg.Bench, cfg.Benchtime, report, cfg.Valgrind, callgrindArgs(dir)); err != nil {
+	wrap := append([]string{cfg.Valgrind}, callgrindArgs(dir)...)
+	if err := runBinary(ctx, cfg, s, &raw, cfg.Bench, cfg.Benchtime, report, wrap, instructionsEnv); err != nil {
 		return err
 	}
 	dumps, err := readDumps(dir)
