@@ -80,11 +80,12 @@ type Sampling struct {
 }
 
 // DefaultProject is the project used when there is no project file: no suites, the
-// default thresholds, sessions/s and calls/s higher-better, B/session lower-better.
+// default thresholds, sessions/s and calls/s higher-better, B/session and instructions/op
+// lower-better.
 func DefaultProject() *Project {
 	return &Project{
 		Suites:     map[string]Suite{},
-		Units:      map[string]Direction{"sessions/s": HigherBetter, "calls/s": HigherBetter, "B/session": LowerBetter},
+		Units:      map[string]Direction{"sessions/s": HigherBetter, "calls/s": HigherBetter, "B/session": LowerBetter, InstructionsUnit: LowerBetter},
 		Options:    Options{}.withDefaults(),
 		Thresholds: DefaultThresholds(),
 		Baselines:  ".benchd/baselines",
