@@ -58,15 +58,7 @@ func TestFailedJobsAreVisible(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var state string
-	var attempts int
-	var errs []byte
-	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-		h.pool.QueryRow(ctx, "SELECT state, attempt, errors::text FROM river_job WHERE id = $1", id).Scan(&state, &attempts, &errs)
-		if state == "cancelled" || state == "discarded" {
-			break
-		}
-	}
+	state, attempts, errs := finalState(ctx, t, h, id)
 	if state != "cancelled" || attempts != 1 || !strings.Contains(string(errs), "finding "+missing) {
 		t.Errorf("for a job of a missing commit, got %s after %d attempts with errors %s, want cancelled after 1 with the error recorded", state, attempts, errs)
 	}
@@ -78,6 +70,19 @@ func TestFailedJobsAreVisible(t *testing.T) {
 	if l := logs.String(); !strings.Contains(l, `"level":"ERROR","msg":"job failed"`) || !strings.Contains(l, `"outcome":"cancelled"`) || !strings.Contains(l, missing) {
 		t.Errorf("the log has no ERROR line for the cancelled job with its error:\n%s", l)
 	}
+}
+
+// finalState waits (up to a minute) for job id to be cancelled or discarded and returns its
+// state, attempts and recorded errors.
+func finalState(ctx context.Context, t *testing.T, h *harness, id int64) (state string, attempts int, errs []byte) {
+	t.Helper()
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		h.pool.QueryRow(ctx, "SELECT state, attempt, errors::text FROM river_job WHERE id = $1", id).Scan(&state, &attempts, &errs)
+		if state == "cancelled" || state == "discarded" {
+			break
+		}
+	}
+	return state, attempts, errs
 }
 
 // TestSweepRemovesLeftovers: worktrees (and their .tmp directories) whose owner process is
@@ -159,15 +164,7 @@ func TestJobWithoutValgrindIsCancelled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var state string
-	var attempts int
-	var errs []byte
-	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-		h.pool.QueryRow(ctx, "SELECT state, attempt, errors::text FROM river_job WHERE id = $1", id).Scan(&state, &attempts, &errs)
-		if state == "cancelled" || state == "discarded" {
-			break
-		}
-	}
+	state, attempts, errs := finalState(ctx, t, h, id)
 	if state != "cancelled" || attempts != 1 || !strings.Contains(string(errs), "apt-get install valgrind") || !strings.Contains(string(errs), "measure: time") {
 		t.Errorf("got %s after %d attempts with errors %s, want cancelled after 1, saying to install valgrind or measure time", state, attempts, errs)
 	}
