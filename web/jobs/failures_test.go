@@ -45,20 +45,8 @@ func TestFailedJobsAreVisible(t *testing.T) {
 	log := slog.New(slog.NewJSONHandler(&logs, nil))
 	metrics := web.NewMetrics(prometheus.NewRegistry(), nil)
 	w := &Worker{Store: h.d.Store, Repos: &RepoCache{Dir: t.TempDir()}, Testbed: "test", JobFailures: metrics.JobFailures, Log: log}
-	c, err := NewClient(h.pool, Config{JobTimeout: time.Minute, FetchPollInterval: 200 * time.Millisecond}, w, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer stopClient(c)
 	missing := strings.Repeat("de", 20)
-	id, err := NewQueue(h.d.Store, h.client).Enqueue(ctx, web.RunJob{Project: "bench", Repo: repo, Branch: "main", Commit: missing, Suite: "quick", Trigger: "schedule"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	state, attempts, errs := finalState(ctx, t, h, id)
+	state, attempts, errs := runOneJob(ctx, t, h, w, log, web.RunJob{Project: "bench", Repo: repo, Branch: "main", Commit: missing, Suite: "quick", Trigger: "schedule"})
 	if state != "cancelled" || attempts != 1 || !strings.Contains(string(errs), "finding "+missing) {
 		t.Errorf("for a job of a missing commit, got %s after %d attempts with errors %s, want cancelled after 1 with the error recorded", state, attempts, errs)
 	}
@@ -72,10 +60,22 @@ func TestFailedJobsAreVisible(t *testing.T) {
 	}
 }
 
-// finalState waits (up to a minute) for job id to be cancelled or discarded and returns its
-// state, attempts and recorded errors.
-func finalState(ctx context.Context, t *testing.T, h *harness, id int64) (state string, attempts int, errs []byte) {
+// runOneJob starts a client with w, enqueues job, waits (up to a minute) for it to be
+// cancelled or discarded, and returns its state, attempts and recorded errors.
+func runOneJob(ctx context.Context, t *testing.T, h *harness, w *Worker, log *slog.Logger, job web.RunJob) (state string, attempts int, errs []byte) {
 	t.Helper()
+	c, err := NewClient(h.pool, Config{JobTimeout: time.Minute, FetchPollInterval: 200 * time.Millisecond}, w, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer stopClient(c)
+	id, err := NewQueue(h.d.Store, h.client).Enqueue(ctx, job)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
 		h.pool.QueryRow(ctx, "SELECT state, attempt, errors::text FROM river_job WHERE id = $1", id).Scan(&state, &attempts, &errs)
 		if state == "cancelled" || state == "discarded" {
@@ -152,19 +152,7 @@ func TestJobWithoutValgrindIsCancelled(t *testing.T) {
 		Run: func(ctx context.Context, cfg runner.RunConfig) (*runner.RunResult, error) {
 			return nil, fmt.Errorf("running: %w: exec: \"valgrind\": executable file not found in $PATH", runner.ErrNoValgrind)
 		}}
-	c, err := NewClient(h.pool, Config{JobTimeout: time.Minute, FetchPollInterval: 200 * time.Millisecond}, w, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer stopClient(c)
-	id, err := NewQueue(h.d.Store, h.client).Enqueue(ctx, web.RunJob{Project: "bench", Repo: repo, Branch: "main", Commit: sha, Suite: "quick", Trigger: "schedule"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	state, attempts, errs := finalState(ctx, t, h, id)
+	state, attempts, errs := runOneJob(ctx, t, h, w, log, web.RunJob{Project: "bench", Repo: repo, Branch: "main", Commit: sha, Suite: "quick", Trigger: "schedule"})
 	if state != "cancelled" || attempts != 1 || !strings.Contains(string(errs), "apt-get install valgrind") || !strings.Contains(string(errs), "measure: time") {
 		t.Errorf("got %s after %d attempts with errors %s, want cancelled after 1, saying to install valgrind or measure time", state, attempts, errs)
 	}
