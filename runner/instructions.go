@@ -45,6 +45,10 @@ const (
 // InstructionsUnit is the unit of the instruction counts.
 const InstructionsUnit = "instructions/op"
 
+// measureConfig is the config line that says, in the output and every report of it, what
+// was measured and how.
+const measureConfig = "measure: instructions (callgrind, GOMAXPROCS=1 GOGC=off)"
+
 // CheckMeasure returns an error unless s is "", MeasureTime or MeasureInstructions.
 func CheckMeasure(s string) error {
 	switch s {
@@ -208,8 +212,8 @@ func timeUnit(unit string) bool {
 // withInstructions rewrites the output of one test binary run under callgrind: each result
 // line's time and time-derived metrics are replaced by its timed region's instruction count
 // per op; the other metrics (B/op, allocs/op, B/session …) stay. counts are the run's
-// timedInstructions. A Unit line declaring instructions/op lower-better precedes the first
-// result line.
+// timedInstructions. A config line saying what was measured and a Unit line declaring
+// instructions/op lower-better precede the first result line.
 func withInstructions(raw []byte, counts map[string]timedCount) ([]byte, error) {
 	var out bytes.Buffer
 	unitLine := false
@@ -233,7 +237,7 @@ func withInstructions(raw []byte, counts map[string]timedCount) ([]byte, error) 
 			return nil, fmt.Errorf("instruction counts: no count for %s's run of %d iterations (is the test binary built with benchd's instrumented testing package?)", name, n)
 		}
 		if !unitLine {
-			out.WriteString("Unit " + InstructionsUnit + " better=lower\n")
+			out.WriteString(measureConfig + "\nUnit " + InstructionsUnit + " better=lower\n")
 			unitLine = true
 		}
 		fmt.Fprintf(&out, "%s\t%d\t%.1f %s", f[0], n, float64(c.ir)/float64(n), InstructionsUnit)

@@ -119,7 +119,7 @@ func TestWithInstructionsRewritesResultLines(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "goos: linux\nUnit instructions/op better=lower\nBenchmarkHash/n=1000\t200\t4000.0 instructions/op\t4096 B/op\t2 allocs/op\t3.0 full/op\nPASS\n"
+	want := "goos: linux\nmeasure: instructions (callgrind, GOMAXPROCS=1 GOGC=off)\nUnit instructions/op better=lower\nBenchmarkHash/n=1000\t200\t4000.0 instructions/op\t4096 B/op\t2 allocs/op\t3.0 full/op\nPASS\n"
 	if string(out) != want {
 		t.Errorf("got\n%s\nwant\n%s", out, want)
 	}
