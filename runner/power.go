@@ -360,6 +360,10 @@ type PowerConfig struct {
 	// Func is the function to slow down ("Registry.Start"); Benchmark the benchmark the
 	// slowdown is calibrated on and expected in ("Create/n=100").
 	Func, Benchmark string
+	// Expect, when set, matches (the whole name of) other benchmarks that run Func in their
+	// timed region too, so that their regressing is right: it does not make a detection
+	// unclean. Their improving still does, and so does any other benchmark's flag.
+	Expect *regexp.Regexp
 	// Effect is the injected slowdown (0.10 = 10%) of Benchmark's time per op, calibrated on
 	// the wall clock whatever Run.Measure is; 0 measures A/A (nothing injected).
 	Effect float64
@@ -541,6 +545,15 @@ func RunPower(ctx context.Context, cfg PowerConfig, tmp string) (*PowerResult, e
 		}
 		return flagged, detected, judged, nflag
 	}
+	// clean says that a detection flagged nothing but the target and the expected others.
+	clean := func(flagged map[string]Status) bool {
+		for n, st := range flagged {
+			if n != cfg.Benchmark && (st != StatusRegressed || cfg.Expect == nil || !cfg.Expect.MatchString(n)) {
+				return false
+			}
+		}
+		return true
+	}
 	describe := func(flagged map[string]Status) string {
 		var s []string
 		for n, st := range flagged {
@@ -612,7 +625,7 @@ func RunPower(ctx context.Context, cfg PowerConfig, tmp string) (*PowerResult, e
 			}
 			if det {
 				u.Detected++
-				if len(fl) == 1 {
+				if clean(fl) {
 					u.Clean++
 				}
 			}
@@ -636,7 +649,7 @@ func RunPower(ctx context.Context, cfg PowerConfig, tmp string) (*PowerResult, e
 		}
 		if detected {
 			out.Detected++
-			if len(flagged) == 1 {
+			if clean(flagged) {
 				out.Clean++
 			}
 		}
