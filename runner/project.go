@@ -242,7 +242,11 @@ func ParseProject(data []byte, path string) (*Project, error) {
 		s.Measure = sf.Measure
 		in := sf.Instructions
 		if in.Interleave != "" || in.Budget != "" {
-			return nil, fmt.Errorf("%s: suite %s: instructions: only count and benchtime apply (instruction counts are taken by turn, in parallel)", at("suites", name, "instructions"), name)
+			key := "interleave"
+			if in.Budget != "" {
+				key = "budget"
+			}
+			return nil, fmt.Errorf("%s: suite %s: instructions: only count and benchtime apply (instruction counts are taken by turn, in parallel)", at("suites", name, "instructions", key), name)
 		}
 		if in.Count < 0 {
 			return nil, fmt.Errorf("%s: suite %s: instructions: count %d must be ≥ 1", at("suites", name, "instructions", "count"), name, in.Count)

@@ -21,6 +21,14 @@ func TestLoadProjectRepoFile(t *testing.T) {
 	if q.Package != "./sessioncore" || q.Count != 6 || q.Benchtime != "100ms" {
 		t.Errorf("got quick %+v", q)
 	}
+	// The quick suite counts instructions (6 turns a side of 200 ms under valgrind), with or
+	// without --against; --measure time takes the against: sampling.
+	if c := q.RunConfig(".", "main"); c.Measure != MeasureInstructions || c.Count != 6 || c.Benchtime != "200ms" {
+		t.Errorf("quick --against main: got measure %q, count %d, benchtime %q; want instructions, 6, 200ms", c.Measure, c.Count, c.Benchtime)
+	}
+	if c := q.RunConfigMeasuring(".", "main", MeasureTime); c.Interleave != InterleaveBenchmark || c.Count != 10 {
+		t.Errorf("quick --against main --measure time: got interleave %q, count %d; want benchmark, 10", c.Interleave, c.Count)
+	}
 	// The repository's file states the defaults explicitly: same rules, limits tidied.
 	def := DefaultThresholds()
 	if len(p.Thresholds) != len(def) {
@@ -39,12 +47,14 @@ func TestLoadProjectRepoFile(t *testing.T) {
 
 func TestLoadProjectErrors(t *testing.T) {
 	for file, want := range map[string]string{
-		"bad_key.yaml":       "bad_key.yaml:5: field bnech not found",
-		"bad_kind.yaml":      `bad_kind.yaml:4: unknown kind "upperr"`,
-		"bad_regexp.yaml":    "bad_regexp.yaml:4: suite quick: bench: error parsing regexp",
-		"bad_type.yaml":      "bad_type.yaml:4: cannot unmarshal !!str `many`",
-		"bad_direction.yaml": `bad_direction.yaml:2: unit sessions/s: direction "up"`,
-		"bad_benchtime.yaml": `bad_benchtime.yaml:5: suite quick: benchtime "10 s"`,
+		"bad_key.yaml":          "bad_key.yaml:5: field bnech not found",
+		"bad_kind.yaml":         `bad_kind.yaml:4: unknown kind "upperr"`,
+		"bad_regexp.yaml":       "bad_regexp.yaml:4: suite quick: bench: error parsing regexp",
+		"bad_type.yaml":         "bad_type.yaml:4: cannot unmarshal !!str `many`",
+		"bad_direction.yaml":    `bad_direction.yaml:2: unit sessions/s: direction "up"`,
+		"bad_benchtime.yaml":    `bad_benchtime.yaml:5: suite quick: benchtime "10 s"`,
+		"bad_measure.yaml":      `bad_measure.yaml:5: suite quick: measure "cycles": want time or instructions`,
+		"bad_instructions.yaml": "bad_instructions.yaml:7: suite quick: instructions: only count and benchtime apply",
 	} {
 		_, err := LoadProject("testdata/project/" + file)
 		if err == nil || !strings.Contains(err.Error(), want) {
