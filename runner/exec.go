@@ -171,8 +171,8 @@ func Run(ctx context.Context, cfg RunConfig) (*RunResult, error) {
 	sides = append(sides, newSide)
 
 	if cfg.Measure == MeasureInstructions {
-		if _, err := exec.LookPath(cfg.Valgrind); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrNoValgrind, err)
+		if err := CheckValgrind(cfg.Valgrind); err != nil {
+			return nil, err
 		}
 	}
 	res := &RunResult{NewLabel: newSide.label, Paired: cfg.Against != "" && cfg.Measure == MeasureTime}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -250,6 +251,19 @@ func withInstructions(raw []byte, counts map[string]timedCount) ([]byte, error) 
 		out.WriteByte('\n')
 	}
 	return out.Bytes(), nil
+}
+
+// CheckValgrind returns nil when instructions can be counted here: valgrind (the command
+// named) is on the PATH and this is amd64; else an error wrapping ErrNoValgrind, or saying
+// which architecture is missing.
+func CheckValgrind(valgrind string) error {
+	if runtime.GOARCH != "amd64" {
+		return fmt.Errorf("counting instructions works on amd64 only, not %s", runtime.GOARCH)
+	}
+	if _, err := exec.LookPath(valgrind); err != nil {
+		return fmt.Errorf("%w: %v", ErrNoValgrind, err)
+	}
+	return nil
 }
 
 // ErrNoValgrind is returned when instruction counting is asked for without valgrind.

@@ -18,14 +18,10 @@ func needValgrind(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs benchmarks under valgrind")
 	}
-	if runtime.GOARCH != "amd64" {
-		t.Skip("instruction counting is amd64 only")
-	}
-	if _, err := exec.LookPath("valgrind"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("valgrind is not installed (.ci/run installs it): ", err)
-		}
-		t.Skip("no valgrind: ", err)
+	if err := CheckValgrind("valgrind"); err != nil && os.Getenv("CI") != "" {
+		t.Fatal(err, " (.ci/run installs valgrind)")
+	} else if err != nil {
+		t.Skip(err)
 	}
 }
 
