@@ -3,6 +3,7 @@ package runner
 import (
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"strconv"
 
@@ -19,9 +20,10 @@ import (
 //
 // The zero Pair is not ready: use NewPair. Read each side at most once.
 type Pair struct {
-	pkgs    []pairPkg
+	pkgs    []string // `pkg:` values
 	pkgIdx  map[string]int32
 	benches chunks[pairBench]
+	index   benchIndex
 	units   []string
 	unitIdx map[string]int32
 	sides   [2]pairSide
@@ -33,20 +35,21 @@ const (
 	sideNew = 1
 )
 
-// pairPkg is one `pkg:` value and its benchmarks.
-type pairPkg struct {
-	name string
-	// benches maps a full name as written ("BenchmarkX-8") and its canonical form to the
-	// benchmark's index in Pair.benches.
-	benches map[string]int32
-}
-
 // pairBench is one benchmark (package, name, procs), shared by both sides.
 type pairBench struct {
-	name  string // without "Benchmark" and -procs
+	full  string // canonicalName(name, procs)
 	pkg   int32
 	procs int32
 	head  [2]int32 // first row of this benchmark on each side, +1 (0: none)
+}
+
+// name returns the benchmark's name without "Benchmark" and -procs.
+func (b *pairBench) name() string {
+	end := len(b.full)
+	if b.procs > 0 {
+		end -= 1 + len(strconv.Itoa(int(b.procs)))
+	}
+	return b.full[len("Benchmark"):end]
 }
 
 // pairRow is one result of one side: a benchmark in one unit and its samples.
@@ -167,7 +170,7 @@ func (p *Pair) pkg(rec *benchfmt.Result) int32 {
 		return i
 	}
 	i := int32(len(p.pkgs))
-	p.pkgs = append(p.pkgs, pairPkg{name: string(v), benches: map[string]int32{}})
+	p.pkgs = append(p.pkgs, string(v))
 	p.pkgIdx[string(v)] = i
 	return i
 }
@@ -183,23 +186,84 @@ func canonicalName(name string, procs int) string {
 // bench returns the index of the benchmark full (as written) in package pkg, adding it when
 // new. Names that split alike ("X-02", "X-2") are one benchmark, as in Parse.
 func (p *Pair) bench(pkg int32, full []byte) int32 {
-	m := p.pkgs[pkg].benches
-	if b, ok := m[string(full)]; ok { // no allocation: the name is only looked up
+	if b := p.index.find(p, pkg, full); b >= 0 { // no allocation: a benchmark seen before
 		return b
 	}
 	s := string(full)
 	name, procs := splitName(s)
-	canon := canonicalName(name, procs)
-	if canon != s {
-		if b, ok := m[canon]; ok {
-			m[s] = b
+	if canon := canonicalName(name, procs); canon != s {
+		if b := p.index.findString(p, pkg, canon); b >= 0 {
 			return b
 		}
-		m[canon] = int32(p.benches.len())
+		s = canon
 	}
-	b := p.benches.add(pairBench{name: name, pkg: pkg, procs: int32(procs)})
-	m[s] = b
+	b := p.benches.add(pairBench{full: s, pkg: pkg, procs: int32(procs)})
+	p.index.add(p, b)
 	return b
+}
+
+// benchIndex finds a Pair's benchmarks by package and canonical full name: an open-addressing
+// hash table of benchmark indices, a few bytes per benchmark where a map[string]int32 took
+// about a hundred.
+type benchIndex struct {
+	seed  maphash.Seed
+	slots []int32 // benchmark index + 1; 0: empty
+	n     int
+}
+
+// mix combines the hash of a full name with its package.
+func mix(h uint64, pkg int32) uint64 { return h ^ uint64(pkg)*0x9e3779b97f4a7c15 }
+
+// find returns the index of the benchmark full in pkg, or -1.
+func (x *benchIndex) find(p *Pair, pkg int32, full []byte) int32 {
+	if x.n == 0 {
+		return -1
+	}
+	return x.probe(p, mix(maphash.Bytes(x.seed, full), pkg), func(b *pairBench) bool { return b.pkg == pkg && b.full == string(full) })
+}
+
+// findString is find for a name held as a string.
+func (x *benchIndex) findString(p *Pair, pkg int32, full string) int32 {
+	if x.n == 0 {
+		return -1
+	}
+	return x.probe(p, mix(maphash.String(x.seed, full), pkg), func(b *pairBench) bool { return b.pkg == pkg && b.full == full })
+}
+
+// probe returns the first benchmark from slot h on that is, or -1 at an empty slot.
+func (x *benchIndex) probe(p *Pair, h uint64, is func(*pairBench) bool) int32 {
+	mask := uint64(len(x.slots) - 1)
+	for i := h & mask; x.slots[i] != 0; i = (i + 1) & mask {
+		if is(p.benches.at(x.slots[i] - 1)) {
+			return x.slots[i] - 1
+		}
+	}
+	return -1
+}
+
+// add indexes benchmark b, which find does not find yet.
+func (x *benchIndex) add(p *Pair, b int32) {
+	if 2*(x.n+1) > len(x.slots) {
+		old := x.slots
+		if x.n == 0 {
+			x.seed = maphash.MakeSeed()
+		}
+		x.slots = make([]int32, max(64, 2*len(old)))
+		x.n = 0
+		for _, s := range old {
+			if s != 0 {
+				x.add(p, s-1)
+			}
+		}
+	}
+	bn := p.benches.at(b)
+	mask := uint64(len(x.slots) - 1)
+	i := mix(maphash.String(x.seed, bn.full), bn.pkg) & mask
+	for x.slots[i] != 0 {
+		i = (i + 1) & mask
+	}
+	x.slots[i] = b + 1
+	x.n++
 }
 
 // unit returns the index of the tidied unit u, adding it when new.
@@ -269,8 +333,8 @@ func (p *Pair) result(s int, i int32, samples []float64) Result {
 	if d, ok := p.over[unit]; ok {
 		better = d
 	}
-	return Result{Name: b.name, Procs: int(b.procs), Unit: unit, Better: better, Samples: samples,
-		Pkg: p.pkgs[b.pkg].name, Exact: sd.exact[r.unit]}
+	return Result{Name: b.name(), Procs: int(b.procs), Unit: unit, Better: better, Samples: samples,
+		Pkg: p.pkgs[b.pkg], Exact: sd.exact[r.unit]}
 }
 
 // chunks is an append-only list stored in fixed-size chunks: growing it never copies, and

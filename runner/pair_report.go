@@ -73,15 +73,14 @@ func (pr *pairRows) match() {
 // old side has one, else -1.
 func (pr *pairRows) loose(r *pairRow) int32 {
 	p := pr.p
-	b := p.benches.at(r.bench)
-	canon := canonicalName(b.name, int(b.procs))
+	full := p.benches.at(r.bench).full
 	found := int32(-1)
 	for pkg, has := range p.sides[sideOld].hasPkg {
 		if !has {
 			continue
 		}
-		ob, ok := p.pkgs[pkg].benches[canon]
-		if !ok {
+		ob := p.index.findString(p, int32(pkg), full)
+		if ob < 0 {
 			continue
 		}
 		if m := p.find(sideOld, ob, r.unit); m >= 0 {
@@ -111,7 +110,7 @@ func (pr *pairRows) unit(i int) string {
 
 func (pr *pairRows) name(i int) string {
 	s, r := pr.at(i)
-	return pr.p.benches.at(pr.p.sides[s].rows.at(r).bench).name
+	return pr.p.benches.at(pr.p.sides[s].rows.at(r).bench).name()
 }
 
 func (pr *pairRows) cmp(i int) Comparison {
@@ -171,7 +170,7 @@ func (p *Pair) WriteGoBench(w io.Writer) error {
 		}
 		done[bi] = true
 		b := p.benches.at(bi)
-		if name := p.pkgs[b.pkg].name; name != pkg {
+		if name := p.pkgs[b.pkg]; name != pkg {
 			fmt.Fprintf(bw, "pkg: %s\n", name)
 			pkg = name
 		}
@@ -183,9 +182,8 @@ func (p *Pair) WriteGoBench(w io.Writer) error {
 			rowUnits = append(rowUnits, res.Unit)
 			n = max(n, len(res.Samples))
 		}
-		full := canonicalName(b.name, int(b.procs))
 		for k := range n {
-			bw.WriteString(full)
+			bw.WriteString(b.full)
 			bw.WriteString(" 1")
 			for j, s := range samples {
 				if k >= len(s) {
