@@ -2,13 +2,13 @@ package runner
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math"
-	"slices"
 	"strings"
-	"text/tabwriter"
+	"unicode/utf8"
 )
 
 // TextOptions tune WriteText.
@@ -27,37 +27,38 @@ const (
 // WriteText writes r as benchstat-style tables, one per unit: each benchmark's median ± 95%
 // CI on both sides, the change ("~" when not significant), the p-value and the verdict with
 // the rule that fired; statistical warnings as numbered footnotes; then failures and a
-// headline.
+// headline. Each table is aligned in two passes over its rows (one to measure the columns,
+// one to write), so a report from Pair.Report is written without holding its rows.
 func WriteText(w io.Writer, r *Report, o TextOptions) error {
 	bw := bufio.NewWriter(w)
 	for _, c := range r.Config {
 		fmt.Fprintf(bw, "%s: %s\n", c.Key, c.Value)
 	}
+	src := r.source()
 	notes := newFootnotes()
-	for _, unit := range units(r) {
+	counts := make(map[Status]int)
+	withOld := r.OldLabel != ""
+	for _, g := range unitGroups(src) {
+		unit := g.unit
 		bw.WriteByte('\n')
-		tw := tabwriter.NewWriter(bw, 0, 4, 2, ' ', 0)
-		if r.OldLabel != "" {
-			fmt.Fprintf(tw, "%s\t%s\t%s\tvs base\t\tverdict\n", unit, r.OldLabel, r.NewLabel)
-		} else {
-			fmt.Fprintf(tw, "%s\t%s\tverdict\n", unit, r.NewLabel)
+		header := []string{unit, r.NewLabel}
+		if withOld {
+			header = []string{unit, r.OldLabel, r.NewLabel, "vs base", ""}
 		}
-		for i, c := range r.Comparisons {
-			if c.Unit != unit {
-				continue
-			}
-			v := r.Verdicts[i]
+		cols := columns{widths: make([]int, len(header))}
+		cols.measure(header)
+		for _, i := range g.rows {
+			cols.measure(textCells(src.cmp(int(i)), unit, withOld))
+		}
+		cols.write(bw, header, "verdict")
+		for _, i := range g.rows {
+			c, v := src.row(int(i))
+			counts[v.Status]++
 			mark := notes.mark(c)
-			verdict := verdictText(v, o.Color)
-			if r.OldLabel != "" {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s%s\n", displayName(c.Name, c.Procs), formatSummary(c.Old, unit),
-					formatSummary(c.New, unit), formatDelta(c), formatP(c), verdict, mark)
-			} else {
-				fmt.Fprintf(tw, "%s\t%s\t%s%s\n", displayName(c.Name, c.Procs), formatSummary(c.New, unit), verdict, mark)
-			}
+			cols.write(bw, textCells(c, unit, withOld), verdictText(v, o.Color)+mark)
 		}
-		tw.Flush()
 	}
+	r.setCounts(counts)
 	notes.write(bw, "")
 	if len(r.Failures) > 0 {
 		bw.WriteString("\nfailures:\n")
@@ -76,6 +77,45 @@ func WriteText(w io.Writer, r *Report, o TextOptions) error {
 		return fmt.Errorf("writing report: %w", err)
 	}
 	return nil
+}
+
+// textCells returns the aligned cells of c's row in a text table of unit (the verdict,
+// which is not aligned, follows them).
+func textCells(c Comparison, unit string, withOld bool) []string {
+	name := displayName(c.Name, c.Procs)
+	if !withOld {
+		return []string{name, formatSummary(c.New, unit)}
+	}
+	return []string{name, formatSummary(c.Old, unit), formatSummary(c.New, unit), formatDelta(c), formatP(c)}
+}
+
+// columns aligns lines of cells as text/tabwriter does with minwidth 0, padding 2, padding
+// character ' ' and no flags, when every line has the same number of cells: each cell is
+// padded to the width of its column's widest cell (in runes) plus two; the text after the
+// last cell is not aligned. Measure every line first, then write.
+//
+// Note: text/tabwriter itself was used until issue 12: it holds the whole table until
+// Flush, which at 10^6 benchmarks was about 300 MB per unit. Unlike it, columns gives no
+// meaning to tabs or the 0xff escape byte inside a cell (benchmark names hold neither).
+type columns struct{ widths []int }
+
+// measure widens the columns to fit cells.
+func (c *columns) measure(cells []string) {
+	for j, s := range cells {
+		c.widths[j] = max(c.widths[j], utf8.RuneCountInString(s)+2)
+	}
+}
+
+// write writes one line: cells padded to the column widths, then last and a newline.
+func (c *columns) write(w *bufio.Writer, cells []string, last string) {
+	for j, s := range cells {
+		w.WriteString(s)
+		for range c.widths[j] - utf8.RuneCountInString(s) {
+			w.WriteByte(' ')
+		}
+	}
+	w.WriteString(last)
+	w.WriteByte('\n')
 }
 
 // verdictText is the verdict column: the status (upper case when it is bad), the rule's
@@ -105,15 +145,25 @@ func verdictText(v Verdict, color bool) string {
 	return s
 }
 
-// units returns the units of r's comparisons in first-seen order.
-func units(r *Report) []string {
-	var out []string
-	seen := map[string]bool{}
-	for _, c := range r.Comparisons {
-		if !seen[c.Unit] {
-			seen[c.Unit] = true
-			out = append(out, c.Unit)
+// unitGroup is the indices of the comparisons in one unit, in report order.
+type unitGroup struct {
+	unit string
+	rows []int32
+}
+
+// unitGroups returns src's comparisons grouped by unit, the units in first-seen order.
+func unitGroups(src rowSource) []unitGroup {
+	var out []unitGroup
+	idx := map[string]int{}
+	for i := range src.len() {
+		u := src.unit(i)
+		g, ok := idx[u]
+		if !ok {
+			g = len(out)
+			idx[u] = g
+			out = append(out, unitGroup{unit: u})
 		}
+		out[g].rows = append(out[g].rows, int32(i))
 	}
 	return out
 }
@@ -177,6 +227,21 @@ func (f *footnotes) write(w io.Writer, prefix string) {
 // failures, every result in a collapsed table, and the statistical notes collapsed too.
 func WriteMarkdown(w io.Writer, r *Report) error {
 	bw := bufio.NewWriter(w)
+	src := r.source()
+	// One pass for the headline and the changed rows: regressions and warnings, improvements.
+	var bad, improved []int32
+	counts := make(map[Status]int)
+	for i := range src.len() {
+		_, v := src.row(i)
+		counts[v.Status]++
+		switch v.Status {
+		case StatusRegressed, StatusWarning:
+			bad = append(bad, int32(i))
+		case StatusImproved:
+			improved = append(improved, int32(i))
+		}
+	}
+	r.setCounts(counts)
 	icon := map[Status]string{StatusRegressed: "🔴", StatusWarning: "🟡", StatusImproved: "🟢", StatusOK: "⚪", StatusUnknown: "⚪"}
 	fmt.Fprintf(bw, "### benchd: %s %s\n\n", icon[r.Status()], r.Headline())
 	if r.OldLabel != "" {
@@ -185,9 +250,9 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 		fmt.Fprintf(bw, "`%s`, no baseline.\n", r.NewLabel)
 	}
 	notes := newFootnotes()
-	table := func(idx []int) {
-		for rows, i := range idx {
-			c, v := r.Comparisons[i], r.Verdicts[i]
+	table := func(n int, at func(int) int) {
+		for rows := range n {
+			c, v := src.row(at(rows))
 			if rows == 0 {
 				if r.OldLabel != "" {
 					bw.WriteString("\n| benchmark | unit | " + mdEscape(r.OldLabel) + " | " + mdEscape(r.NewLabel) + " | change | p | verdict |\n")
@@ -210,18 +275,8 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 		}
 	}
 	// What changed or fired: regressions and warnings, then improvements.
-	var changed, all []int
-	for _, want := range [][]Status{{StatusRegressed, StatusWarning}, {StatusImproved}} {
-		for i, v := range r.Verdicts {
-			if slices.Contains(want, v.Status) {
-				changed = append(changed, i)
-			}
-		}
-	}
-	for i := range r.Comparisons {
-		all = append(all, i)
-	}
-	table(changed)
+	changed := append(bad, improved...)
+	table(len(changed), func(k int) int { return int(changed[k]) })
 	if len(changed) == 0 {
 		bw.WriteString("\nNo regressions, warnings or improvements.\n")
 	}
@@ -231,9 +286,9 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 			fmt.Fprintf(bw, "- `%s` %s: %s\n", displayName(f.Name, 0)+f.pkgIfNoName(), f.Kind, mdEscape(f.Message))
 		}
 	}
-	if len(r.Comparisons) > 0 {
-		fmt.Fprintf(bw, "\n<details><summary>All %d results</summary>\n", len(r.Comparisons))
-		table(all)
+	if n := src.len(); n > 0 {
+		fmt.Fprintf(bw, "\n<details><summary>All %d results</summary>\n", n)
+		table(n, func(k int) int { return k })
 		bw.WriteString("\n</details>\n")
 	}
 	if len(notes.text) > 0 || len(r.Warnings) > 0 {
@@ -333,22 +388,50 @@ func nonNil[T any](s []T) []T {
 
 // WriteJSON writes r as one indented JSON object (schema JSONSchema, documented in
 // docs/cli.md). Values are in the tidied unit (sec/op, not ns/op); infinite CI bounds are
-// null; lists are [] rather than null when empty.
+// null; lists are [] rather than null when empty. The results are encoded one at a time,
+// so a report from Pair.Report is written without holding them.
 func WriteJSON(w io.Writer, r *Report) error {
-	out := jsonReport{Schema: JSONSchema, Status: r.Status(), Summary: r.Headline(), Old: r.OldLabel, New: r.NewLabel,
-		Config: []jsonConfig{}, Results: []jsonResult{}, Failures: nonNil(r.Failures), Warnings: nonNil(r.Warnings)}
+	bw := bufio.NewWriter(w)
+	head := jsonReport{Schema: JSONSchema, Status: r.Status(), Summary: r.Headline(), Old: r.OldLabel, New: r.NewLabel,
+		Config: []jsonConfig{}, Failures: nonNil(r.Failures), Warnings: nonNil(r.Warnings)}
 	for _, c := range r.Config {
-		out.Config = append(out.Config, jsonConfig(c))
+		head.Config = append(head.Config, jsonConfig(c))
 	}
-	for i, c := range r.Comparisons {
-		v := r.Verdicts[i]
-		out.Results = append(out.Results, jsonResult{Pkg: c.Pkg, Name: c.Name, Procs: c.Procs, Unit: c.Unit, Better: c.Better.String(),
+	// The object as json.Encoder with SetIndent("", "  ") writes it, results spliced in.
+	b, err := json.MarshalIndent(head, "", "  ")
+	if err != nil {
+		return fmt.Errorf("writing report: %w", err)
+	}
+	const resultsField = "\n  \"results\": null"
+	cut := bytes.Index(b, []byte(resultsField))
+	if cut < 0 {
+		panic("runner: results field not found in the encoded report")
+	}
+	bw.Write(b[:cut])
+	bw.WriteString("\n  \"results\": [")
+	src := r.source()
+	for i := range src.len() {
+		c, v := src.row(i)
+		res := jsonResult{Pkg: c.Pkg, Name: c.Name, Procs: c.Procs, Unit: c.Unit, Better: c.Better.String(),
 			Old: toJSONSummary(c.Old), New: toJSONSummary(c.New), Delta: jsonFloat(c.Delta), P: jsonFloat(c.P),
-			Status: v.Status, Rule: v.Rule, Limit: jsonFloat(v.Limit), Note: v.Note, Warnings: nonNil(c.Warnings)})
+			Status: v.Status, Rule: v.Rule, Limit: jsonFloat(v.Limit), Note: v.Note, Warnings: nonNil(c.Warnings)}
+		rb, err := json.MarshalIndent(res, "    ", "  ")
+		if err != nil {
+			return fmt.Errorf("writing report: %w", err)
+		}
+		if i > 0 {
+			bw.WriteByte(',')
+		}
+		bw.WriteString("\n    ")
+		bw.Write(rb)
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(out); err != nil {
+	if src.len() > 0 {
+		bw.WriteString("\n  ")
+	}
+	bw.WriteString("]")
+	bw.Write(b[cut+len(resultsField):])
+	bw.WriteByte('\n')
+	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("writing report: %w", err)
 	}
 	return nil

@@ -21,7 +21,41 @@ type Report struct {
 	Failures []Failure
 	// Warnings are caveats about the input (unparsable lines, …).
 	Warnings []string
+
+	// rows, when set, computes the comparisons and verdicts as they are written (a report
+	// from Pair.Report); Comparisons and Verdicts are then empty.
+	rows rowSource
+	// counts caches the verdict counts of a report with rows.
+	counts map[Status]int
 }
+
+// rowSource yields a report's comparisons and verdicts by index, in report order.
+type rowSource interface {
+	len() int
+	// unit returns the unit of comparison i without computing it.
+	unit(i int) string
+	// cmp returns comparison i.
+	cmp(i int) Comparison
+	// row returns comparison i and its verdict.
+	row(i int) (Comparison, Verdict)
+}
+
+// sliceRows is the rowSource of a report that holds its comparisons.
+type sliceRows struct{ r *Report }
+
+func (s sliceRows) len() int                        { return len(s.r.Comparisons) }
+func (s sliceRows) unit(i int) string               { return s.r.Comparisons[i].Unit }
+func (s sliceRows) cmp(i int) Comparison            { return s.r.Comparisons[i] }
+func (s sliceRows) row(i int) (Comparison, Verdict) { return s.r.Comparisons[i], s.r.Verdicts[i] }
+func (r *Report) source() rowSource {
+	if r.rows != nil {
+		return r.rows
+	}
+	return sliceRows{r}
+}
+
+// Len returns the number of comparisons (and verdicts) in the report.
+func (r *Report) Len() int { return r.source().len() }
 
 // NewReport compares new with old (nil: no baseline) under o and judges the comparisons
 // with rules (nil: only the regression test at o's defaults).
@@ -46,25 +80,39 @@ func NewReport(old, new *Set, oldLabel, newLabel string, rules *Rules, o Options
 // Status is the report's overall status: regressed if any verdict regressed, else warning
 // if any warned, else ok (improvements and unknowns are ok).
 func (r *Report) Status() Status {
-	st := StatusOK
-	for _, v := range r.Verdicts {
-		switch v.Status {
-		case StatusRegressed:
-			return StatusRegressed
-		case StatusWarning:
-			st = StatusWarning
-		}
+	c := r.Counts()
+	switch {
+	case c[StatusRegressed] > 0:
+		return StatusRegressed
+	case c[StatusWarning] > 0:
+		return StatusWarning
 	}
-	return st
+	return StatusOK
 }
 
-// Counts returns how many verdicts have each status.
+// Counts returns how many verdicts have each status. For a report from Pair.Report the
+// first call judges every comparison (unless a writer already has); later calls are free.
 func (r *Report) Counts() map[Status]int {
+	if r.rows != nil && r.counts != nil {
+		return r.counts
+	}
 	c := make(map[Status]int)
-	for _, v := range r.Verdicts {
+	src := r.source()
+	for i := range src.len() {
+		_, v := src.row(i)
 		c[v.Status]++
 	}
+	if r.rows != nil {
+		r.counts = c
+	}
 	return c
+}
+
+// setCounts caches counts that a writer collected while visiting every verdict once.
+func (r *Report) setCounts(c map[Status]int) {
+	if r.rows != nil {
+		r.counts = c
+	}
 }
 
 // Headline is a one-line summary: "1 regressed, 2 warnings, 1 improved, 20 ok of 24; 1
@@ -89,7 +137,7 @@ func (r *Report) Headline() string {
 	if s == "" {
 		s = "no results"
 	} else {
-		s += fmt.Sprintf(" of %d", len(r.Verdicts))
+		s += fmt.Sprintf(" of %d", r.Len())
 	}
 	if n := len(r.Failures); n > 0 {
 		s += fmt.Sprintf("; %d %s", n, plural(n, "failure"))

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -103,77 +104,83 @@ func severity(s Status) int {
 // a baseline and without a static rule that applies is StatusUnknown.
 func (rs *Rules) Evaluate(cmps []Comparison, o Options) []Verdict {
 	o = o.withDefaults()
-	scaling := rs.scaling(cmps)
+	scaling := rs.scaling(len(cmps), func(i int) string { return cmps[i].Name }, func(i int) Comparison { return cmps[i] })
 	out := make([]Verdict, len(cmps))
 	for i, c := range cmps {
-		v := Verdict{Name: c.Name, Unit: c.Unit, Value: c.New.Median, Baseline: c.Old.Median, Delta: c.Delta, P: c.P, Status: StatusUnknown}
-		var fired []firing
-		if c.New.N == 0 {
-			v.Note = "missing from this run"
-			out[i] = v
-			continue
-		}
-		minEffect, limit := o.MinEffect, 100*o.MinEffect
-		for j := range rs.list {
-			r := &rs.list[j]
-			if r.Kind == KindRegression && r.matches(c.Name, c.Unit) {
-				minEffect, limit = r.Warn/100, r.Warn
-			}
-		}
-		if c.Old.N > 0 {
-			st := judge(c, c.Alpha, minEffect)
-			f := firing{status: st, rule: string(KindRegression), limit: limit}
-			switch st {
-			case StatusRegressed:
-				f.note = fmt.Sprintf("worse by %.1f%% ≥ %g%% (p=%.3f, n=%d+%d)", 100*math.Abs(c.Delta), limit, c.P, c.Old.N, c.New.N)
-			case StatusImproved:
-				f.note = fmt.Sprintf("better by %.1f%% (p=%.3f, n=%d+%d)", 100*math.Abs(c.Delta), c.P, c.Old.N, c.New.N)
-			case StatusOK:
-				f.rule = ""
-			case StatusUnknown:
-				f.rule, f.note = "", "direction of unit unknown: not judged"
-			}
-			fired = append(fired, f)
-		}
-		for j := range rs.list {
-			r := &rs.list[j]
-			if (r.Kind != KindUpper && r.Kind != KindLower) || !r.matches(c.Name, c.Unit) {
-				continue
-			}
-			f := firing{status: StatusOK}
-			m := c.New.Median
-			if r.Kind == KindUpper && m > r.Warn {
-				f = firing{StatusWarning, string(KindUpper), r.Warn, fmt.Sprintf("%s above the limit %s (%s)", FormatValueUnit(m, c.Unit), FormatValueUnit(r.Warn, c.Unit), r.Note)}
-			}
-			if r.Kind == KindLower && m < r.Warn {
-				f = firing{StatusWarning, string(KindLower), r.Warn, fmt.Sprintf("%s below the limit %s (%s)", FormatValueUnit(m, c.Unit), FormatValueUnit(r.Warn, c.Unit), r.Note)}
-			}
-			fired = append(fired, f)
-		}
-		if f, ok := scaling[i]; ok {
-			fired = append(fired, f)
-		}
-		// The most severe rule decides; the others that fired are mentioned.
-		sort.SliceStable(fired, func(a, b int) bool { return severity(fired[a].status) > severity(fired[b].status) })
-		var notes []string
-		for k, f := range fired {
-			if k == 0 {
-				v.Status, v.Rule, v.Note = f.status, f.rule, f.note
-				if f.rule != "" {
-					v.Limit = f.limit
-				}
-				continue
-			}
-			if f.note != "" && severity(f.status) >= severity(StatusWarning) {
-				notes = append(notes, "also "+f.rule+": "+f.note)
-			}
-		}
-		if len(notes) > 0 {
-			v.Note = strings.Join(append([]string{v.Note}, notes...), "; ")
-		}
-		out[i] = v
+		f, ok := scaling[i]
+		out[i] = rs.verdict(c, o, f, ok)
 	}
 	return out
+}
+
+// verdict judges one comparison under o (with its defaults set); sc is the scaling rule's
+// firing for it when hasScaling (the comparison is the largest n of a family).
+func (rs *Rules) verdict(c Comparison, o Options, sc firing, hasScaling bool) Verdict {
+	v := Verdict{Name: c.Name, Unit: c.Unit, Value: c.New.Median, Baseline: c.Old.Median, Delta: c.Delta, P: c.P, Status: StatusUnknown}
+	var fired []firing
+	if c.New.N == 0 {
+		v.Note = "missing from this run"
+		return v
+	}
+	minEffect, limit := o.MinEffect, 100*o.MinEffect
+	for j := range rs.list {
+		r := &rs.list[j]
+		if r.Kind == KindRegression && r.matches(c.Name, c.Unit) {
+			minEffect, limit = r.Warn/100, r.Warn
+		}
+	}
+	if c.Old.N > 0 {
+		st := judge(c, c.Alpha, minEffect)
+		f := firing{status: st, rule: string(KindRegression), limit: limit}
+		switch st {
+		case StatusRegressed:
+			f.note = fmt.Sprintf("worse by %.1f%% ≥ %g%% (p=%.3f, n=%d+%d)", 100*math.Abs(c.Delta), limit, c.P, c.Old.N, c.New.N)
+		case StatusImproved:
+			f.note = fmt.Sprintf("better by %.1f%% (p=%.3f, n=%d+%d)", 100*math.Abs(c.Delta), c.P, c.Old.N, c.New.N)
+		case StatusOK:
+			f.rule = ""
+		case StatusUnknown:
+			f.rule, f.note = "", "direction of unit unknown: not judged"
+		}
+		fired = append(fired, f)
+	}
+	for j := range rs.list {
+		r := &rs.list[j]
+		if (r.Kind != KindUpper && r.Kind != KindLower) || !r.matches(c.Name, c.Unit) {
+			continue
+		}
+		f := firing{status: StatusOK}
+		m := c.New.Median
+		if r.Kind == KindUpper && m > r.Warn {
+			f = firing{StatusWarning, string(KindUpper), r.Warn, fmt.Sprintf("%s above the limit %s (%s)", FormatValueUnit(m, c.Unit), FormatValueUnit(r.Warn, c.Unit), r.Note)}
+		}
+		if r.Kind == KindLower && m < r.Warn {
+			f = firing{StatusWarning, string(KindLower), r.Warn, fmt.Sprintf("%s below the limit %s (%s)", FormatValueUnit(m, c.Unit), FormatValueUnit(r.Warn, c.Unit), r.Note)}
+		}
+		fired = append(fired, f)
+	}
+	if hasScaling {
+		fired = append(fired, sc)
+	}
+	// The most severe rule decides; the others that fired are mentioned.
+	sort.SliceStable(fired, func(a, b int) bool { return severity(fired[a].status) > severity(fired[b].status) })
+	var notes []string
+	for k, f := range fired {
+		if k == 0 {
+			v.Status, v.Rule, v.Note = f.status, f.rule, f.note
+			if f.rule != "" {
+				v.Limit = f.limit
+			}
+			continue
+		}
+		if f.note != "" && severity(f.status) >= severity(StatusWarning) {
+			notes = append(notes, "also "+f.rule+": "+f.note)
+		}
+	}
+	if len(notes) > 0 {
+		v.Note = strings.Join(append([]string{v.Note}, notes...), "; ")
+	}
+	return v
 }
 
 // scaling evaluates the scaling thresholds over the families of cmps (same package, procs,
@@ -182,42 +189,52 @@ func (rs *Rules) Evaluate(cmps []Comparison, o Options) []Verdict {
 // and the largest n: for a unit ending in "/op" the per-op cost ratio divided by the ratio
 // of n (an op handles n items), for other units the ratio of per-item cost (the value for
 // lower-better units, its inverse for higher-better ones).
-func (rs *Rules) scaling(cmps []Comparison) map[int]firing {
+//
+// n is the number of comparisons; name(i) returns the name of comparison i and cmp(i) the
+// comparison itself, asked for only of names with an `n=` part (a report too large to hold
+// its comparisons computes them on demand).
+func (rs *Rules) scaling(n int, name func(int) string, cmp func(int) Comparison) map[int]firing {
+	out := make(map[int]firing)
+	if !slices.ContainsFunc(rs.list, func(r rule) bool { return r.Kind == KindScaling }) {
+		return out // no scaling rule can fire
+	}
 	type member struct {
-		n   float64
-		idx int
+		n, median  float64
+		idx        int
+		name, unit string
+		better     Direction
 	}
 	families := make(map[string][]member)
 	var order []string
-	for i, c := range cmps {
-		if c.New.N == 0 || c.New.Median <= 0 {
+	for i := range n {
+		fam, n, ok := family(name(i))
+		if !ok {
 			continue
 		}
-		fam, n, ok := family(c.Name)
-		if !ok {
+		c := cmp(i)
+		if c.New.N == 0 || c.New.Median <= 0 {
 			continue
 		}
 		key := c.Pkg + "\x00" + fam + "\x00" + strconv.Itoa(c.Procs) + "\x00" + c.Unit
 		if _, seen := families[key]; !seen {
 			order = append(order, key)
 		}
-		families[key] = append(families[key], member{n, i})
+		families[key] = append(families[key], member{n, c.New.Median, i, c.Name, c.Unit, c.Better})
 	}
-	out := make(map[int]firing)
 	for _, key := range order {
 		ms := families[key]
 		if len(ms) < 2 {
 			continue
 		}
 		sort.Slice(ms, func(a, b int) bool { return ms[a].n < ms[b].n })
-		lo, hi := cmps[ms[0].idx], cmps[ms[len(ms)-1].idx]
-		if ms[0].n == ms[len(ms)-1].n {
+		lo, hi := ms[0], ms[len(ms)-1]
+		if lo.n == hi.n {
 			continue
 		}
 		var limit *rule
 		for j := range rs.list {
 			r := &rs.list[j]
-			if r.Kind == KindScaling && r.matches(hi.Name, hi.Unit) {
+			if r.Kind == KindScaling && r.matches(hi.name, hi.unit) {
 				limit = r
 			}
 		}
@@ -226,12 +243,12 @@ func (rs *Rules) scaling(cmps []Comparison) map[int]firing {
 		}
 		var growth float64
 		switch {
-		case strings.HasSuffix(hi.Unit, "/op"):
-			growth = (hi.New.Median / lo.New.Median) / (ms[len(ms)-1].n / ms[0].n)
-		case hi.Better == HigherBetter:
-			growth = lo.New.Median / hi.New.Median
-		case hi.Better == LowerBetter:
-			growth = hi.New.Median / lo.New.Median
+		case strings.HasSuffix(hi.unit, "/op"):
+			growth = (hi.median / lo.median) / (hi.n / lo.n)
+		case hi.better == HigherBetter:
+			growth = lo.median / hi.median
+		case hi.better == LowerBetter:
+			growth = hi.median / lo.median
 		default:
 			continue
 		}
@@ -247,6 +264,9 @@ func (rs *Rules) scaling(cmps []Comparison) map[int]firing {
 // family returns name with the value of its `n=` part replaced by "*", and that value.
 // ok is false when name has no numeric `n=` part.
 func family(name string) (fam string, n float64, ok bool) {
+	if !strings.Contains(name, "/n=") {
+		return "", 0, false // the common case, without splitting
+	}
 	parts := strings.Split(name, "/")
 	for i, p := range parts {
 		if v, found := strings.CutPrefix(p, "n="); found && i > 0 {

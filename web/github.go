@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/benchd/benchd/runner"
 )
 
 // verifySignature checks GitHub's X-Hub-Signature-256 header ("sha256=<hex HMAC-SHA256 of
@@ -71,7 +73,39 @@ func parsePush(body []byte) (*pushEvent, error) {
 	if p.Ref == "" {
 		return nil, &Error{Status: http.StatusBadRequest, Field: "ref", Message: "push payload without ref"}
 	}
+	if err := validatePush(&p); err != nil {
+		return nil, err
+	}
 	return &p, nil
+}
+
+// validatePush checks the fields of a push that a job would carry with runner's checks (the
+// API's): a branch ref's name by git's rules, the commits as hex object ids, the clone URL
+// as text. A refusal is a 422 naming the payload field, so nothing invalid is queued.
+func validatePush(p *pushEvent) error {
+	refCheck := func(ref string) error { return runner.CheckText(ref, runner.MaxBranchBytes+len("refs/heads/")) }
+	if b, ok := strings.CutPrefix(p.Ref, "refs/heads/"); ok {
+		refCheck = func(string) error { return runner.CheckBranch(b) }
+	}
+	head := ""
+	if p.HeadCommit != nil {
+		head = p.HeadCommit.ID
+	}
+	for _, f := range []struct {
+		name, v string
+		check   func(string) error
+	}{
+		{"ref", p.Ref, refCheck},
+		{"before", p.Before, runner.CheckCommit},
+		{"after", p.After, runner.CheckCommit},
+		{"head_commit.id", head, runner.CheckCommit},
+		{"repository.clone_url", p.Repo.CloneURL, func(v string) error { return runner.CheckText(v, runner.MaxParamBytes) }},
+	} {
+		if err := f.check(f.v); err != nil {
+			return &Error{Status: http.StatusUnprocessableEntity, Field: f.name, Message: "push payload " + f.name + " " + err.Error()}
+		}
+	}
+	return nil
 }
 
 // pushDecision says what a push should do: queue a run of branch at commit, or be ignored

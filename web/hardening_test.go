@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/klauspost/compress/zstd"
+
 	"github.com/benchd/benchd/db"
 )
 
@@ -37,6 +39,15 @@ func gz(t testing.TB, s string) string {
 	return b.String()
 }
 
+func zst(t testing.TB, s string) string {
+	w, err := zstd.NewWriter(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	return string(w.EncodeAll([]byte(s), nil))
+}
+
 // clientCases are the malformed inputs of issue 12, and the valid ones it found refused.
 func clientCases(t testing.TB) []clientCase {
 	const runs = "/api/v1/projects/sessioncore/runs"
@@ -52,6 +63,10 @@ func clientCases(t testing.TB) []clientCase {
 	}
 	const oneResult = `"results":[{"name":"A","unit":"sec/op","samples":[1e-6]}]`
 	bomb := gz(t, "goos: linux\n"+strings.Repeat("cpu: "+strings.Repeat("x", 900)+"\n", 200))
+	zbomb := zst(t, "goos: linux\n"+strings.Repeat("cpu: "+strings.Repeat("x", 900)+"\n", 200))
+	// A zstd frame header asking for a 64 MiB window (descriptor exponent 16), which the
+	// decoder's default limit allows: refused before anything that large is allocated.
+	zwide := "\x28\xb5\x2f\xfd\x00\x80" + strings.Repeat("\x00", 16)
 	return []clientCase{
 		// Benchmark text that PostgreSQL would refuse, or that would be stored wrongly.
 		post("name with invalid UTF-8", "?branch=main", "text/plain", text("goos: linux", "goarch: amd64", "BenchmarkA\xff-2 1 5 ns/op"), 422, `benchmark name \"A\\xff\" is not valid UTF-8 (byte 2 is 0xff)","line":3`),
@@ -93,6 +108,9 @@ func clientCases(t testing.TB) []clientCase {
 		// Encodings.
 		post("corrupt gzip", "?branch=main", "text/plain", "\x1f\x8b\x08\x00garbage", 400, `not valid gzip`, "Content-Encoding", "gzip"),
 		post("gzip bomb", "?branch=main", "text/plain", bomb, 413, `larger than 65536 bytes`, "Content-Encoding", "gzip"),
+		post("corrupt zstd", "?branch=main", "text/plain", "\x28\xb5\x2f\xfdgarbage", 400, `not valid zstd`, "Content-Encoding", "zstd"),
+		post("zstd bomb", "?branch=main", "text/plain", zbomb, 413, `larger than 65536 bytes`, "Content-Encoding", "zstd"),
+		post("zstd window of 64 MiB", "?branch=main", "text/plain", zwide, 400, `not valid zstd: window size exceeded`, "Content-Encoding", "zstd"),
 		post("brotli", "?branch=main", "text/plain", goodText, 415, `"field":"Content-Encoding"`, "Content-Encoding", "br"),
 		// Page and API query parameters.
 		get("dashboard ?project=%00", "/?project=%00", 400, `query parameter project`),
@@ -112,6 +130,8 @@ func clientCases(t testing.TB) []clientCase {
 		post("JSON run with invalid UTF-8", "", "application/json", jsonRun("\"suite\":\"q\xff\","+oneResult), 400, `JSON is not valid UTF-8 (byte 42 is 0xff)","line":1`),
 		// Valid input that was refused.
 		post("gzip body", "?branch=main&testbed=gz", "text/plain", gz(t, goodText), 201, `"run_id"`, "Content-Encoding", "gzip"),
+		post("zstd body", "?branch=main&testbed=zstd", "text/plain", zst(t, goodText), 201, `"run_id"`, "Content-Encoding", "zstd"),
+		post("zstd JSON body", "", "application/json", zst(t, jsonRun(oneResult)), 201, `"run_id"`, "Content-Encoding", "zstd"),
 		post("byte-order mark in text", "?branch=main&testbed=bom", "text/plain", "\ufeff"+goodText, 201, `"run_id"`),
 		post("byte-order mark in JSON", "", "application/json", "\ufeff"+jsonRun(oneResult), 201, `"run_id"`),
 		post("branch with a slash", "?branch=feature/x-1&commit=0123456789abcdef0123456789abcdef01234567", "text/plain", goodText, 201, `"run_id"`),

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/klauspost/compress/zstd"
 	"github.com/labstack/echo/v4"
 
 	"github.com/benchd/benchd/runner"
@@ -77,54 +78,68 @@ func checkHeader(name, v string) error {
 	return nil
 }
 
-// decodeBody undoes a Content-Encoding of gzip (CI clients compress what they post) and
-// applies Config.MaxBodyBytes again to the decoded bytes: a body that inflates past it (a
+// decodeBody undoes a Content-Encoding of gzip or zstd (CI clients compress what they post)
+// and applies Config.MaxBodyBytes again to the decoded bytes: a body that inflates past it (a
 // compression bomb) is a 413 like an uncompressed one. Any other encoding is a 415.
 func (s *Server) decodeBody(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
 		enc := strings.ToLower(strings.TrimSpace(req.Header.Get(echo.HeaderContentEncoding)))
+		var body *decodedBody
 		switch enc {
 		case "", "identity":
 			return next(c)
 		case "gzip", "x-gzip":
+			zr, err := gzip.NewReader(req.Body)
+			if err != nil {
+				var mbe *http.MaxBytesError
+				if errors.As(err, &mbe) {
+					return err
+				}
+				return &Error{Status: http.StatusBadRequest, Field: "Content-Encoding", Message: "body is not valid gzip: " + err.Error()}
+			}
+			body = &decodedBody{r: zr, close: func() { zr.Close() }, raw: req.Body, name: "gzip"}
+		case "zstd":
+			// One goroutine, and at most the 8 MB window RFC 9659 allows a zstd content coding:
+			// a frame that asks for more is refused before anything that large is allocated.
+			zr, err := zstd.NewReader(req.Body, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
+				zstd.WithDecoderMaxWindow(8<<20))
+			if err != nil {
+				return fmt.Errorf("starting the zstd decoder: %w", err) // only bad options fail here
+			}
+			body = &decodedBody{r: zr, close: zr.Close, raw: req.Body, name: "zstd"}
 		default:
 			return &Error{Status: http.StatusUnsupportedMediaType, Field: "Content-Encoding",
-				Message: fmt.Sprintf("Content-Encoding %q: send the body as is or gzip-compressed", enc)}
+				Message: fmt.Sprintf("Content-Encoding %q: send the body as is, gzip- or zstd-compressed", enc)}
 		}
-		zr, err := gzip.NewReader(req.Body)
-		if err != nil {
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
-				return err
-			}
-			return &Error{Status: http.StatusBadRequest, Field: "Content-Encoding", Message: "body is not valid gzip: " + err.Error()}
-		}
-		req.Body = http.MaxBytesReader(c.Response(), &gzipBody{zr: zr, raw: req.Body}, s.cfg.MaxBodyBytes)
+		req.Body = http.MaxBytesReader(c.Response(), body, s.cfg.MaxBodyBytes)
 		req.Header.Del(echo.HeaderContentEncoding)
 		req.ContentLength = -1
 		return next(c)
 	}
 }
 
-// gzipBody reads a gzip stream and closes the raw body under it. A corrupt stream is a 400.
-type gzipBody struct {
-	zr  *gzip.Reader
-	raw io.ReadCloser
+// decodedBody reads a decompressed stream (gzip or zstd, its name) and closes the decoder
+// and the raw body under it. A corrupt stream is a 400.
+type decodedBody struct {
+	r     io.Reader
+	close func()
+	raw   io.ReadCloser
+	name  string
 }
 
-func (b *gzipBody) Read(p []byte) (int, error) {
-	n, err := b.zr.Read(p)
+func (b *decodedBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
 	if err != nil && err != io.EOF {
 		var mbe *http.MaxBytesError
 		if !errors.As(err, &mbe) {
-			err = &Error{Status: http.StatusBadRequest, Field: "Content-Encoding", Message: "body is not valid gzip: " + err.Error()}
+			err = &Error{Status: http.StatusBadRequest, Field: "Content-Encoding", Message: "body is not valid " + b.name + ": " + err.Error()}
 		}
 	}
 	return n, err
 }
 
-func (b *gzipBody) Close() error {
-	b.zr.Close()
+func (b *decodedBody) Close() error {
+	b.close()
 	return b.raw.Close()
 }
