@@ -17,25 +17,7 @@ import (
 func WriteGoBench(w io.Writer, set *Set) error {
 	bw := bufio.NewWriter(w)
 	pkg := ""
-	for _, c := range set.Config {
-		if c.Key == "pkg" {
-			continue
-		}
-		fmt.Fprintf(bw, "%s: %s\n", c.Key, c.Value)
-	}
-	units := make([]string, 0, len(set.Units))
-	for u := range set.Units {
-		units = append(units, u)
-	}
-	sort.Strings(units)
-	for _, u := range units {
-		switch set.Units[u] {
-		case HigherBetter:
-			fmt.Fprintf(bw, "Unit %s better=higher\n", u)
-		case LowerBetter:
-			fmt.Fprintf(bw, "Unit %s better=lower\n", u)
-		}
-	}
+	writeGoBenchHeader(bw, set.Config, set.Units)
 	for _, g := range groupResults(set.Results) {
 		if g.pkg != pkg {
 			fmt.Fprintf(bw, "pkg: %s\n", g.pkg)
@@ -46,25 +28,56 @@ func WriteGoBench(w io.Writer, set *Set) error {
 			full += "-" + strconv.Itoa(g.procs)
 		}
 		for i := 0; i < g.samples; i++ {
-			bw.WriteString(full)
-			bw.WriteString(" 1")
-			for _, r := range g.results {
-				if i >= len(r.Samples) {
-					continue
-				}
-				v, u := untidy(r.Samples[i], r.Unit)
-				bw.WriteByte(' ')
-				bw.WriteString(v)
-				bw.WriteByte(' ')
-				bw.WriteString(u)
-			}
-			bw.WriteByte('\n')
+			writeGoBenchLine(bw, full, i, len(g.results), func(j int) ([]float64, string) { return g.results[j].Samples, g.results[j].Unit })
 		}
 	}
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("writing benchmark output: %w", err)
 	}
 	return nil
+}
+
+// writeGoBenchHeader writes the config lines but pkg (written before each package's
+// benchmarks) and a `Unit … better=` line per unit with a declared direction, sorted.
+func writeGoBenchHeader(bw *bufio.Writer, config []ConfigLine, declared map[string]Direction) {
+	for _, c := range config {
+		if c.Key != "pkg" {
+			fmt.Fprintf(bw, "%s: %s\n", c.Key, c.Value)
+		}
+	}
+	units := make([]string, 0, len(declared))
+	for u := range declared {
+		units = append(units, u)
+	}
+	sort.Strings(units)
+	for _, u := range units {
+		switch declared[u] {
+		case HigherBetter:
+			fmt.Fprintf(bw, "Unit %s better=higher\n", u)
+		case LowerBetter:
+			fmt.Fprintf(bw, "Unit %s better=lower\n", u)
+		}
+	}
+}
+
+// writeGoBenchLine writes the benchmark line of sample i of the benchmark named full: each
+// of its n results (samples and unit of result j from result) that has an i-th sample, with
+// an iteration count of 1.
+func writeGoBenchLine(bw *bufio.Writer, full string, i, n int, result func(j int) ([]float64, string)) {
+	bw.WriteString(full)
+	bw.WriteString(" 1")
+	for j := range n {
+		s, unit := result(j)
+		if i >= len(s) {
+			continue
+		}
+		v, u := untidy(s[i], unit)
+		bw.WriteByte(' ')
+		bw.WriteString(v)
+		bw.WriteByte(' ')
+		bw.WriteString(u)
+	}
+	bw.WriteByte('\n')
 }
 
 // resultGroup is the results of one benchmark (all its units).

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"sort"
 )
 
 // Report compares the new side with the old as NewReport compares the Sets Parse returns
@@ -140,24 +139,7 @@ func (pr *pairRows) row(i int) (Comparison, Verdict) {
 func (p *Pair) WriteGoBench(w io.Writer) error {
 	bw := bufio.NewWriter(w)
 	nw := &p.sides[sideNew]
-	for _, c := range nw.config {
-		if c.Key != "pkg" {
-			fmt.Fprintf(bw, "%s: %s\n", c.Key, c.Value)
-		}
-	}
-	units := make([]string, 0, len(nw.declared))
-	for u := range nw.declared {
-		units = append(units, u)
-	}
-	sort.Strings(units)
-	for _, u := range units {
-		switch nw.declared[u] {
-		case HigherBetter:
-			fmt.Fprintf(bw, "Unit %s better=higher\n", u)
-		case LowerBetter:
-			fmt.Fprintf(bw, "Unit %s better=lower\n", u)
-		}
-	}
+	writeGoBenchHeader(bw, nw.config, nw.declared)
 	// Benchmarks in the first-seen order of their results; each one's units in theirs.
 	pkg := ""
 	done := make([]bool, p.benches.len())
@@ -183,19 +165,7 @@ func (p *Pair) WriteGoBench(w io.Writer) error {
 			n = max(n, len(res.Samples))
 		}
 		for k := range n {
-			bw.WriteString(b.full)
-			bw.WriteString(" 1")
-			for j, s := range samples {
-				if k >= len(s) {
-					continue
-				}
-				v, u := untidy(s[k], rowUnits[j])
-				bw.WriteByte(' ')
-				bw.WriteString(v)
-				bw.WriteByte(' ')
-				bw.WriteString(u)
-			}
-			bw.WriteByte('\n')
+			writeGoBenchLine(bw, b.full, k, len(samples), func(j int) ([]float64, string) { return samples[j], rowUnits[j] })
 		}
 	}
 	if err := bw.Flush(); err != nil {

@@ -4,36 +4,21 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/benchd/benchd/runner"
 )
 
-// runWith runs command c on args and returns stdout, stderr and the exit code, as invoke.
-func runWith(t *testing.T, c func(context.Context, []string, *environ) error, stdin string, args ...string) (string, string, int) {
-	t.Helper()
-	var out, errb bytes.Buffer
-	env := &environ{stdin: strings.NewReader(stdin), stdout: &out, stderr: &errb, getenv: func(string) string { return "" }}
-	err := c(context.Background(), args, env)
-	code := 0
-	if err != nil {
-		var ec exitCoder
-		code = 2
-		if errors.As(err, &ec) {
-			code = ec.ExitCode()
-		}
-		errb.WriteString("benchd: " + err.Error() + "\n")
-	}
-	return out.String(), errb.String(), code
-}
-
 // TestCompareStreamsAsSets checks that the streaming `benchd compare` writes, exits and
-// complains exactly as the Set-based command it replaced (cmdCompare), for every format and
+// complains exactly as the Set-based pipeline it replaced (compareSets), for every format and
 // for failures, bad values, syntax errors and stdin.
 func TestCompareStreamsAsSets(t *testing.T) {
 	dir := t.TempDir()
@@ -63,8 +48,8 @@ func TestCompareStreamsAsSets(t *testing.T) {
 	for _, args := range cases {
 		for _, format := range []string{"text", "json", "markdown", "gobench"} {
 			a := append([]string{"--format", format}, args...)
-			gotOut, gotErr, gotCode := runWith(t, cmdCompareFiles, string(stdin), a...)
-			wantOut, wantErr, wantCode := runWith(t, cmdCompare, string(stdin), a...)
+			gotOut, gotErr, gotCode := invokeCmd(t, cmdCompare, string(stdin), nil, a...)
+			wantOut, wantErr, wantCode := invokeCmd(t, compareSets, string(stdin), nil, a...)
 			if gotOut != wantOut {
 				t.Errorf("for %v, got stdout:\n%s\nwant:\n%s", a, gotOut, wantOut)
 			}
@@ -122,4 +107,64 @@ func TestCompareMemory(t *testing.T) {
 			t.Errorf("for n=%d format=%s, got peak RSS %.0f MB, want ≤ 500 MB", n, format, mb)
 		}
 	}
+}
+
+// compareSets is the Set-based `benchd compare` that the streaming one replaced, kept as the
+// oracle of TestCompareStreamsAsSets: both files parsed whole (runner.Parse, CheckValues),
+// then buildReport and writeReport.
+func compareSets(ctx context.Context, args []string, env *environ) error {
+	c, err := parseCompare(args, env)
+	if c == nil || err != nil {
+		return err
+	}
+	var sets [2]*runner.Set
+	for i, name := range []string{c.old, c.new} {
+		set, err := readSet(name, env)
+		if err != nil {
+			return err
+		}
+		sets[i] = set
+	}
+	if c.format == "gobench" {
+		return runner.WriteGoBench(env.stdout, sets[1])
+	}
+	rep, err := buildReport(c.proj, sets[0], sets[1], c.old, c.new, c.paired)
+	if err != nil {
+		return err
+	}
+	if err := writeReport(env, c.format, rep); err != nil {
+		return err
+	}
+	if len(sets[1].Failures) > 0 {
+		return &exitError{code: 2, err: fmt.Errorf("%s: %d benchmark(s) failed", c.new, len(sets[1].Failures))}
+	}
+	return failOn(c.failOn, rep.Status())
+}
+
+// readSet parses the Go benchmark file name ("-" = stdin). Syntax errors are exit-2
+// errors naming file and line.
+func readSet(name string, env *environ) (*runner.Set, error) {
+	var b []byte
+	var err error
+	if name == "-" {
+		name = "<stdin>"
+		b, err = io.ReadAll(env.stdin)
+	} else {
+		b, err = os.ReadFile(name)
+	}
+	if err != nil {
+		return nil, &exitError{code: 2, err: fmt.Errorf("reading benchmark file: %w", err)}
+	}
+	set, err := runner.Parse(bytes.NewReader(b), name)
+	if err != nil {
+		return nil, &exitError{code: 2, err: err}
+	}
+	// NaN, ±Inf and negative values are refused, as the server refuses them.
+	if err := runner.CheckValues(b, name); err != nil {
+		return nil, &exitError{code: 2, err: err}
+	}
+	if len(set.Results) == 0 && len(set.Failures) == 0 {
+		return nil, &exitError{code: 2, err: fmt.Errorf("%s: no benchmark results", name)}
+	}
+	return set, nil
 }

@@ -53,7 +53,7 @@ func commands() map[string]command {
 		"serve":   {"run the HTTP server (API, webhook, pages) and a worker", cmdServe},
 		"worker":  {"run a worker that takes benchmark jobs from the queue", cmdWorker},
 		"run":     {"run benchmark suites here and compare with a baseline", cmdRun},
-		"compare": {"compare two files of Go benchmark output", cmdCompareFiles},
+		"compare": {"compare two files of Go benchmark output", cmdCompare},
 		"power":   {"measure how often a calibrated slowdown (or none) is flagged", cmdPower},
 		"post":    {"send Go benchmark output to a benchd server", cmdPost},
 		"migrate": {"apply, revert or show database migrations", cmdMigrate},

@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -393,83 +391,4 @@ func failOn(policy string, status runner.Status) error {
 		return &exitError{code: 1, err: errors.New("threshold warning found")}
 	}
 	return nil
-}
-
-func cmdCompare(ctx context.Context, args []string, env *environ) error {
-	var f reportFlags
-	var paired bool
-	fs := flag.NewFlagSet("benchd compare", flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
-	f.register(fs)
-	fs.BoolVar(&paired, "paired", false, "the files' samples were measured in pairs (interleaved, in the same order): judge with the signed-rank test on per-pair ratios")
-	fs.Usage = func() {
-		fmt.Fprint(env.stderr, "usage: benchd compare [flags] OLD NEW\n\nCompares two files of Go benchmark output (- for stdin) and judges NEW against the project's thresholds.\n\nflags:\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return usageErrorf("%v", err)
-	}
-	if fs.NArg() != 2 {
-		return usageErrorf("compare takes two files, OLD and NEW; got %d", fs.NArg())
-	}
-	if err := f.validate(); err != nil {
-		return err
-	}
-	proj, err := loadProject(f.config, ".")
-	if err != nil {
-		return err
-	}
-	var sets [2]*runner.Set
-	for i, name := range fs.Args() {
-		set, err := readSet(name, env)
-		if err != nil {
-			return err
-		}
-		sets[i] = set
-	}
-	if f.format == "gobench" {
-		return runner.WriteGoBench(env.stdout, sets[1])
-	}
-	rep, err := buildReport(proj, sets[0], sets[1], fs.Arg(0), fs.Arg(1), paired)
-	if err != nil {
-		return err
-	}
-	if err := writeReport(env, f.format, rep); err != nil {
-		return err
-	}
-	if len(sets[1].Failures) > 0 {
-		return &exitError{code: 2, err: fmt.Errorf("%s: %d benchmark(s) failed", fs.Arg(1), len(sets[1].Failures))}
-	}
-	return failOn(f.failOn, rep.Status())
-}
-
-// readSet parses the Go benchmark file name ("-" = stdin). Syntax errors are exit-2
-// errors naming file and line.
-func readSet(name string, env *environ) (*runner.Set, error) {
-	var b []byte
-	var err error
-	if name == "-" {
-		name = "<stdin>"
-		b, err = io.ReadAll(env.stdin)
-	} else {
-		b, err = os.ReadFile(name)
-	}
-	if err != nil {
-		return nil, &exitError{code: 2, err: fmt.Errorf("reading benchmark file: %w", err)}
-	}
-	set, err := runner.Parse(bytes.NewReader(b), name)
-	if err != nil {
-		return nil, &exitError{code: 2, err: err}
-	}
-	// NaN, ±Inf and negative values are refused, as the server refuses them.
-	if err := runner.CheckValues(b, name); err != nil {
-		return nil, &exitError{code: 2, err: err}
-	}
-	if len(set.Results) == 0 && len(set.Failures) == 0 {
-		return nil, &exitError{code: 2, err: fmt.Errorf("%s: no benchmark results", name)}
-	}
-	return set, nil
 }

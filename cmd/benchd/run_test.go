@@ -23,9 +23,15 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 // maps to (0 when nil).
 func invoke(t *testing.T, stdin string, getenv map[string]string, args ...string) (string, string, int) {
 	t.Helper()
+	return invokeCmd(t, run, stdin, getenv, args...)
+}
+
+// invokeCmd runs command c as invoke runs benchd.
+func invokeCmd(t *testing.T, c func(context.Context, []string, *environ) error, stdin string, getenv map[string]string, args ...string) (string, string, int) {
+	t.Helper()
 	var out, errb bytes.Buffer
 	env := &environ{stdin: strings.NewReader(stdin), stdout: &out, stderr: &errb, getenv: func(k string) string { return getenv[k] }}
-	err := run(context.Background(), args, env)
+	err := c(context.Background(), args, env)
 	code := 0
 	if err != nil {
 		var ec exitCoder
