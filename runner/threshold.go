@@ -113,6 +113,17 @@ func (rs *Rules) Evaluate(cmps []Comparison, o Options) []Verdict {
 	return out
 }
 
+// MinEffect is the minimum effect (0.05 = 5%) a significant change of benchmark name in unit
+// must reach to count: the last regression threshold that matches it, else def.
+func (rs *Rules) MinEffect(name, unit string, def float64) float64 {
+	for j := len(rs.list) - 1; j >= 0; j-- {
+		if r := &rs.list[j]; r.Kind == KindRegression && r.matches(name, unit) {
+			return r.Warn / 100
+		}
+	}
+	return def
+}
+
 // verdict judges one comparison under o (with its defaults set); sc is the scaling rule's
 // firing for it when hasScaling (the comparison is the largest n of a family).
 func (rs *Rules) verdict(c Comparison, o Options, sc firing, hasScaling bool) Verdict {
@@ -122,13 +133,8 @@ func (rs *Rules) verdict(c Comparison, o Options, sc firing, hasScaling bool) Ve
 		v.Note = "missing from this run"
 		return v
 	}
-	minEffect, limit := o.MinEffect, 100*o.MinEffect
-	for j := range rs.list {
-		r := &rs.list[j]
-		if r.Kind == KindRegression && r.matches(c.Name, c.Unit) {
-			minEffect, limit = r.Warn/100, r.Warn
-		}
-	}
+	minEffect := rs.MinEffect(c.Name, c.Unit, o.MinEffect)
+	limit := 100 * minEffect
 	if c.Old.N > 0 {
 		st := judge(c, c.Alpha, minEffect)
 		f := firing{status: st, rule: string(KindRegression), limit: limit}

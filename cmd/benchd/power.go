@@ -168,8 +168,16 @@ func testName(o runner.Options) string {
 func writePower(env *environ, suite string, res *runner.PowerResult) {
 	c := res.Config
 	w := env.stdout
-	fmt.Fprintf(w, "# benchd power: suite %s, measure %s, mode %s, test %s, alpha %g, min effect %g%%, count %d, benchtime %q, interleave %q, budget %v\n",
-		suite, cmp.Or(c.Run.Measure, runner.MeasureTime), c.Mode, testName(c.Options), c.Options.Alpha, 100*c.Options.MinEffect, c.Run.Count, c.Run.Benchtime, c.Run.Interleave, c.Run.Budget)
+	unit := "sec/op"
+	if c.Run.Measure == runner.MeasureInstructions {
+		unit = runner.InstructionsUnit
+	}
+	minEffect := c.Options.MinEffect
+	if c.Rules != nil && c.Benchmark != "" {
+		minEffect = c.Rules.MinEffect(c.Benchmark, unit, minEffect)
+	}
+	fmt.Fprintf(w, "# benchd power: suite %s, measure %s, mode %s, test %s, alpha %g, min effect %g%% (%s), count %d, benchtime %q, interleave %q, budget %v\n",
+		suite, cmp.Or(c.Run.Measure, runner.MeasureTime), c.Mode, testName(c.Options), c.Options.Alpha, 100*minEffect, unit, c.Run.Count, c.Run.Benchtime, c.Run.Interleave, c.Run.Budget)
 	if c.Effect > 0 {
 		fmt.Fprintf(w, "# injected: +%g%% into %s, calibrated on %s: %s\n", 100*c.Effect, c.Func, c.Benchmark, res.Calibration)
 	} else {
