@@ -489,20 +489,10 @@ func (r *Registry) remove(s *Session) bool {
 // the handler's Terminate (now if nobody is running it, else by its current runner; owned
 // means the caller is that runner), fails queued calls, deletes it from the Persister.
 func (r *Registry) end(ctx context.Context, s *Session, reason error, owned bool) error {
-	s.mu.Lock()
-	if s.dead {
-		s.mu.Unlock()
+	e, ok := s.markDead(reason, owned)
+	if !ok {
 		return nil
 	}
-	s.dead = true
-	s.reason = reasonCode(reason)
-	run := owned || !s.busy
-	s.busy = true
-	var q []envelope
-	if run {
-		q = s.takeQueueLocked()
-	}
-	s.mu.Unlock()
 	r.live.Add(-1)
 	switch reason {
 	case ErrExpired:
@@ -512,13 +502,46 @@ func (r *Registry) end(ctx context.Context, s *Session, reason error, owned bool
 	default:
 		r.st.terminated.Add(1)
 	}
-	if run {
-		s.finishDead(q)
+	return r.finish(ctx, e, reason)
+}
+
+// ending is a session marked dead whose end is not finished yet (see Session.markDead).
+type ending struct {
+	s   *Session
+	q   []envelope // its queue, taken when run
+	run bool       // the one who marked it runs its Terminate: nobody else owned it
+}
+
+// markDead marks s dead with reason under its lock; false when it already was. The caller
+// counts it and calls finish.
+func (s *Session) markDead(reason error, owned bool) (ending, bool) {
+	s.mu.Lock()
+	if s.dead {
+		s.mu.Unlock()
+		return ending{}, false
+	}
+	s.dead = true
+	s.reason = reasonCode(reason)
+	e := ending{s: s, run: owned || !s.busy}
+	s.busy = true
+	if e.run {
+		e.q = s.takeQueueLocked()
+	}
+	s.mu.Unlock()
+	return e, true
+}
+
+// finish is the rest of end once the session is marked dead and counted: Terminate (if the
+// marker runs it), queued calls failed, the Persister's Delete, the OnStop hook.
+func (r *Registry) finish(ctx context.Context, e ending, reason error) error {
+	s := e.s
+	if e.run {
+		s.finishDeadWith(e.q, reason)
 	}
 	var err error
 	if p := r.cfg.Persister; p != nil && reason != ErrShutdown {
-		if e := p.Delete(ctx, s.id); e != nil {
-			err = fmt.Errorf("deleting session %s: %w", s.id, e)
+		if d := p.Delete(ctx, s.id); d != nil {
+			err = fmt.Errorf("deleting session %s: %w", s.id, d)
 		}
 	}
 	if h := r.cfg.Hooks.OnStop; h != nil {
