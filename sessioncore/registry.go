@@ -63,7 +63,9 @@ type shard struct {
 	last  *bucket           // the bucket used last (nil: none)
 	spare []*Session        // a swept bucket's buffer, for the next new bucket
 	swept int64             // last tick swept
-	_     [64]byte          // keep shards on separate cache lines
+	// Keep shards on separate cache lines, and a multiple of 64 B long: the shards slice is
+	// 64 B aligned (its size class is), so no shard's seq and index header straddle two lines.
+	_ [80]byte
 }
 
 // Registry holds sessions by ID. It is safe for concurrent use. Close it to stop its
@@ -367,7 +369,9 @@ func (r *Registry) reserve() bool {
 // Lookup returns the live session with ID id, or nil and false. It takes no lock unless
 // the session's shard is being changed at that moment.
 func (r *Registry) Lookup(id string) (*Session, bool) {
-	sh, h := r.shardOf(id)
+	h := maphash.String(r.seed, id)
+	sh := &r.shards[(h>>56)&r.mask]
+	hl := hashLen(h, id)
 	// Optimistic read: the index as of an even sequence, kept if the sequence did not move.
 	// Note: an RWMutex read lock was used before; its reader count is one cache line that
 	// every lookup writes, so two cores looking up in the same shard took turns owning it
@@ -377,7 +381,28 @@ func (r *Registry) Lookup(id string) (*Session, bool) {
 		if seq&1 != 0 {
 			continue
 		}
-		s, key := sh.idx.peek(h, id)
+		t := sh.idx.one.Load() // the only table of a small index (see index.one)
+		if t == nil {
+			if t = sh.idx.tableOf(hl); t == nil {
+				if sh.seq.Load() != seq {
+					continue
+				}
+				return nil, false
+			}
+		}
+		// The probe: the first live slot with the key's stored hash, or an empty one.
+		var s *Session
+		var key unsafe.Pointer
+		for i := t.home(hl); ; i = (i + 1) & t.mask {
+			sl := t.slotAt(i)
+			if s = sl.loadS(); s == nil {
+				break
+			}
+			if s != tombstone && atomic.LoadUint64(&sl.hl) == hl {
+				key = atomic.LoadPointer(&sl.key)
+				break
+			}
+		}
 		if sh.seq.Load() != seq {
 			continue
 		}
@@ -389,6 +414,11 @@ func (r *Registry) Lookup(id string) (*Session, bool) {
 		}
 		break // another key with the same stored hash: probe on under the lock
 	}
+	return sh.lookupLocked(h, id)
+}
+
+// lookupLocked is Lookup under the shard's lock.
+func (sh *shard) lookupLocked(h uint64, id string) (*Session, bool) {
 	sh.mu.Lock()
 	s := sh.idx.get(h, id)
 	sh.mu.Unlock()
