@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -74,7 +73,7 @@ type Registry struct {
 	cfg     Config
 	machine *Machine
 	kinds   map[string]*handlerKind
-	seed    maphash.Seed
+	seed    uintptr // of hashKey
 	shards  []shard
 	mask    uint64
 	res     int64 // expiry resolution in ns
@@ -118,7 +117,7 @@ func New(cfg Config) (*Registry, error) {
 		cfg:     cfg,
 		machine: cfg.Machine,
 		kinds:   map[string]*handlerKind{DefaultHandler: defaultKind},
-		seed:    maphash.MakeSeed(),
+		seed:    newHashSeed(),
 		shards:  make([]shard, cfg.Shards),
 		mask:    uint64(cfg.Shards - 1),
 		res:     int64(cfg.ExpiryResolution),
@@ -248,7 +247,7 @@ func (sh *shard) unlockWrite() {
 // shardOf returns the shard of id and the hash of id: the top bits choose the shard, the low
 // bits the slot in the shard's index.
 func (r *Registry) shardOf(id string) (*shard, uint64) {
-	h := maphash.String(r.seed, id)
+	h := hashKey(r.seed, id)
 	return &r.shards[(h>>56)&r.mask], h
 }
 
@@ -369,7 +368,7 @@ func (r *Registry) reserve() bool {
 // Lookup returns the live session with ID id, or nil and false. It takes no lock unless
 // the session's shard is being changed at that moment.
 func (r *Registry) Lookup(id string) (*Session, bool) {
-	h := maphash.String(r.seed, id)
+	h := hashKey(r.seed, id)
 	sh := &r.shards[(h>>56)&r.mask]
 	hl := hashLen(h, id)
 	// Optimistic read: the index as of an even sequence, kept if the sequence did not move.
