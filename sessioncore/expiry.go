@@ -155,16 +155,33 @@ func (r *Registry) sweep(now int64) int {
 		}
 		sh.swept = nowTick
 		sh.mu.Unlock()
-		for _, s := range due {
-			if h := r.cfg.Hooks.OnExpire; h != nil {
-				h(s.id)
-			}
-			_ = r.end(context.Background(), s, ErrExpired, false)
-		}
+		n += r.expire(due)
 		clear(due)
-		n += len(due)
 	}
 	return n
+}
+
+// expire ends the due sessions, already out of their shard, with reason ErrExpired: end for
+// each, except that the registry's counters (shared cache lines, written with locked adds) are
+// moved once for all of them, before the sessions are marked. It returns the number ended.
+func (r *Registry) expire(due []*Session) int {
+	n := int64(len(due))
+	r.live.Add(-n)
+	r.st.expired.Add(n)
+	for _, s := range due {
+		e, ok := s.markDead(ErrExpired, false)
+		if !ok { // ended meanwhile by someone who counted it: not expected, but undo ours
+			r.live.Add(1)
+			r.st.expired.Add(-1)
+			n--
+			continue
+		}
+		if h := r.cfg.Hooks.OnExpire; h != nil {
+			h(s.id)
+		}
+		_ = r.finish(context.Background(), e, ErrExpired)
+	}
+	return int(n)
 }
 
 // sweepBucket sweeps a bucket already unhooked from the wheel: sessions past their deadline

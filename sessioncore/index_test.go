@@ -53,6 +53,13 @@ func TestIndexAgainstMap(t *testing.T) {
 			}
 			slots += len(tb.slots)
 		}
+		var one *table
+		if d := x.dir.Load(); d != nil && d.depth == 0 {
+			one = d.tabs[0].Load()
+		}
+		if got := x.one.Load(); got != one {
+			t.Fatalf("step %d: one is %p, want %p (the directory's only table, or nil)", step, got, one)
+		}
 		if n != x.n || slots != x.slots {
 			t.Fatalf("step %d: tables hold %d in %d slots, index says %d in %d", step, n, slots, x.n, x.slots)
 		}
@@ -102,6 +109,7 @@ func TestIndexAgainstMap(t *testing.T) {
 			if got, want := x.get(hash(k), k), ref[k]; got != want {
 				t.Fatalf("step %d: get %s = %p, want %p", step, k, got, want)
 			}
+
 		}
 		if step%997 == 0 {
 			check(step)

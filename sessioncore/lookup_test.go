@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // TestLookupDuringChanges: lock-free lookups running while other goroutines start, terminate
@@ -91,5 +92,16 @@ func TestLookupDuringChanges(t *testing.T) {
 	}
 	if got := r.Count(); got != len(stable) {
 		t.Errorf("for Count after the churn, got %d, want %d", got, len(stable))
+	}
+}
+
+// TestShardSize: a shard is a multiple of 64 B (see shard), so what a reader loads of it —
+// seq and the index's header — is on one cache line.
+func TestShardSize(t *testing.T) {
+	if got := unsafe.Sizeof(shard{}); got%64 != 0 {
+		t.Errorf("for the size of shard, got %d B, want a multiple of 64", got)
+	}
+	if off := unsafe.Offsetof(shard{}.idx) + unsafe.Offsetof(index{}.one); off+8 > 64 {
+		t.Errorf("for the offset of shard.idx.one, got %d, want it within the first 64 B", off)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -63,7 +62,9 @@ type shard struct {
 	last  *bucket           // the bucket used last (nil: none)
 	spare []*Session        // a swept bucket's buffer, for the next new bucket
 	swept int64             // last tick swept
-	_     [64]byte          // keep shards on separate cache lines
+	// Keep shards on separate cache lines, and a multiple of 64 B long: the shards slice is
+	// 64 B aligned (its size class is), so no shard's seq and index header straddle two lines.
+	_ [80]byte
 }
 
 // Registry holds sessions by ID. It is safe for concurrent use. Close it to stop its
@@ -72,7 +73,7 @@ type Registry struct {
 	cfg     Config
 	machine *Machine
 	kinds   map[string]*handlerKind
-	seed    maphash.Seed
+	seed    uintptr // of hashKey
 	shards  []shard
 	mask    uint64
 	res     int64 // expiry resolution in ns
@@ -116,7 +117,7 @@ func New(cfg Config) (*Registry, error) {
 		cfg:     cfg,
 		machine: cfg.Machine,
 		kinds:   map[string]*handlerKind{DefaultHandler: defaultKind},
-		seed:    maphash.MakeSeed(),
+		seed:    newHashSeed(),
 		shards:  make([]shard, cfg.Shards),
 		mask:    uint64(cfg.Shards - 1),
 		res:     int64(cfg.ExpiryResolution),
@@ -246,7 +247,7 @@ func (sh *shard) unlockWrite() {
 // shardOf returns the shard of id and the hash of id: the top bits choose the shard, the low
 // bits the slot in the shard's index.
 func (r *Registry) shardOf(id string) (*shard, uint64) {
-	h := maphash.String(r.seed, id)
+	h := hashKey(r.seed, id)
 	return &r.shards[(h>>56)&r.mask], h
 }
 
@@ -367,7 +368,9 @@ func (r *Registry) reserve() bool {
 // Lookup returns the live session with ID id, or nil and false. It takes no lock unless
 // the session's shard is being changed at that moment.
 func (r *Registry) Lookup(id string) (*Session, bool) {
-	sh, h := r.shardOf(id)
+	h := hashKey(r.seed, id)
+	sh := &r.shards[(h>>56)&r.mask]
+	hl := hashLen(h, id)
 	// Optimistic read: the index as of an even sequence, kept if the sequence did not move.
 	// Note: an RWMutex read lock was used before; its reader count is one cache line that
 	// every lookup writes, so two cores looking up in the same shard took turns owning it
@@ -377,7 +380,28 @@ func (r *Registry) Lookup(id string) (*Session, bool) {
 		if seq&1 != 0 {
 			continue
 		}
-		s, key := sh.idx.peek(h, id)
+		t := sh.idx.one.Load() // the only table of a small index (see index.one)
+		if t == nil {
+			if t = sh.idx.tableOf(hl); t == nil {
+				if sh.seq.Load() != seq {
+					continue
+				}
+				return nil, false
+			}
+		}
+		// The probe: the first live slot with the key's stored hash, or an empty one.
+		var s *Session
+		var key unsafe.Pointer
+		for i := t.home(hl); ; i = (i + 1) & t.mask {
+			sl := t.slotAt(i)
+			if s = sl.loadS(); s == nil {
+				break
+			}
+			if s != tombstone && atomic.LoadUint64(&sl.hl) == hl {
+				key = atomic.LoadPointer(&sl.key)
+				break
+			}
+		}
 		if sh.seq.Load() != seq {
 			continue
 		}
@@ -389,6 +413,11 @@ func (r *Registry) Lookup(id string) (*Session, bool) {
 		}
 		break // another key with the same stored hash: probe on under the lock
 	}
+	return sh.lookupLocked(h, id)
+}
+
+// lookupLocked is Lookup under the shard's lock.
+func (sh *shard) lookupLocked(h uint64, id string) (*Session, bool) {
 	sh.mu.Lock()
 	s := sh.idx.get(h, id)
 	sh.mu.Unlock()
@@ -489,20 +518,10 @@ func (r *Registry) remove(s *Session) bool {
 // the handler's Terminate (now if nobody is running it, else by its current runner; owned
 // means the caller is that runner), fails queued calls, deletes it from the Persister.
 func (r *Registry) end(ctx context.Context, s *Session, reason error, owned bool) error {
-	s.mu.Lock()
-	if s.dead {
-		s.mu.Unlock()
+	e, ok := s.markDead(reason, owned)
+	if !ok {
 		return nil
 	}
-	s.dead = true
-	s.reason = reasonCode(reason)
-	run := owned || !s.busy
-	s.busy = true
-	var q []envelope
-	if run {
-		q = s.takeQueueLocked()
-	}
-	s.mu.Unlock()
 	r.live.Add(-1)
 	switch reason {
 	case ErrExpired:
@@ -512,13 +531,46 @@ func (r *Registry) end(ctx context.Context, s *Session, reason error, owned bool
 	default:
 		r.st.terminated.Add(1)
 	}
-	if run {
-		s.finishDead(q)
+	return r.finish(ctx, e, reason)
+}
+
+// ending is a session marked dead whose end is not finished yet (see Session.markDead).
+type ending struct {
+	s   *Session
+	q   []envelope // its queue, taken when run
+	run bool       // the one who marked it runs its Terminate: nobody else owned it
+}
+
+// markDead marks s dead with reason under its lock; false when it already was. The caller
+// counts it and calls finish.
+func (s *Session) markDead(reason error, owned bool) (ending, bool) {
+	s.mu.Lock()
+	if s.dead {
+		s.mu.Unlock()
+		return ending{}, false
+	}
+	s.dead = true
+	s.reason = reasonCode(reason)
+	e := ending{s: s, run: owned || !s.busy}
+	s.busy = true
+	if e.run {
+		e.q = s.takeQueueLocked()
+	}
+	s.mu.Unlock()
+	return e, true
+}
+
+// finish is the rest of end once the session is marked dead and counted: Terminate (if the
+// marker runs it), queued calls failed, the Persister's Delete, the OnStop hook.
+func (r *Registry) finish(ctx context.Context, e ending, reason error) error {
+	s := e.s
+	if e.run {
+		s.finishDeadWith(e.q, reason)
 	}
 	var err error
 	if p := r.cfg.Persister; p != nil && reason != ErrShutdown {
-		if e := p.Delete(ctx, s.id); e != nil {
-			err = fmt.Errorf("deleting session %s: %w", s.id, e)
+		if d := p.Delete(ctx, s.id); d != nil {
+			err = fmt.Errorf("deleting session %s: %w", s.id, d)
 		}
 	}
 	if h := r.cfg.Hooks.OnStop; h != nil {

@@ -51,6 +51,9 @@ type envelope struct {
 var reasons = [...]error{nil, ErrTerminated, ErrExpired, ErrCrashed, ErrShutdown, ErrStartAborted}
 
 func reasonCode(err error) uint8 {
+	if err == ErrExpired { // the sweep's, once per expired session
+		return 2
+	}
 	for i, e := range reasons {
 		if e == err {
 			return uint8(i)
@@ -553,6 +556,11 @@ func (s *Session) finishDead(q []envelope) {
 	s.mu.Lock()
 	reason := reasons[s.reason]
 	s.mu.Unlock()
+	s.finishDeadWith(q, reason)
+}
+
+// finishDeadWith is finishDead for the one who marked s dead with reason (no lock to read it).
+func (s *Session) finishDeadWith(q []envelope, reason error) {
 	s.failCallsWith(q, reason)
 	if s.handler != nil {
 		func() {
