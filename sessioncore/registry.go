@@ -433,7 +433,10 @@ func (r *Registry) Started(id string) bool {
 // Count returns the number of live sessions (including starts in progress).
 func (r *Registry) Count() int { return int(r.live.Load()) }
 
-// List returns the IDs of the live sessions, in no particular order (empty: none).
+// List returns the IDs of the live sessions, in no particular order (empty: none). It reads
+// the shards one after another, not at one instant: while sessions start and end, it may
+// hold one that ended after its shard was read and one that started before its own shard
+// was, so it can be longer than Count ever was (MaxSessions caps Count).
 func (r *Registry) List() []string { return r.list("") }
 
 // ListByHandler returns the IDs of the live sessions running handler name, in no particular

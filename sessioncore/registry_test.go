@@ -99,7 +99,10 @@ func TestRegistryRejects(t *testing.T) {
 }
 
 // TestMaxSessionsStorm starts far more sessions than the cap from many goroutines, with
-// terminations interleaved, and checks the cap is never exceeded and the count is exact.
+// terminations interleaved, and checks the cap is never exceeded and the count is exact. The
+// peak is of Count, the number the cap bounds: List reads the shards one after another, so
+// during the storm it can hold a session that ended after its shard was read beside one that
+// started later (it was 51 of 50 in 8 of 100 runs); once the storm is over it must agree.
 func TestMaxSessionsStorm(t *testing.T) {
 	const max, workers, per = 50, 16, 200
 	r := newTestRegistry(t, Config{MaxSessions: max})
@@ -114,7 +117,7 @@ func TestMaxSessionsStorm(t *testing.T) {
 				switch {
 				case err == nil:
 					started.Add(1)
-					if n := int64(len(r.List())); n > peak.Load() {
+					if n := int64(r.Count()); n > peak.Load() {
 						peak.Store(n)
 					}
 					if i%2 == 0 {
@@ -131,7 +134,7 @@ func TestMaxSessionsStorm(t *testing.T) {
 	}
 	wg.Wait()
 	if p := peak.Load(); p > max {
-		t.Errorf("for the peak of listed sessions, got %d, want ≤ %d", p, max)
+		t.Errorf("for the peak of live sessions, got %d, want ≤ %d", p, max)
 	}
 	if n, l := r.Count(), len(r.List()); n != l || n > max {
 		t.Errorf("after the storm, Count %d, List %d, want equal and ≤ %d", n, l, max)
