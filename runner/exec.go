@@ -144,6 +144,12 @@ func Run(ctx context.Context, cfg RunConfig) (*RunResult, error) {
 		// The test binary runs in the package's directory, found relative to Dir.
 		return nil, fmt.Errorf("package %q: want a directory relative to the project root, such as ./sessioncore", cfg.Package)
 	}
+	if cfg.Measure == MeasureInstructions {
+		// Before any worktree or build: without valgrind nothing below is of use.
+		if err := CheckValgrind(cfg.Valgrind); err != nil {
+			return nil, err
+		}
+	}
 	tmp, err := os.MkdirTemp(cfg.TempDir, "benchd-run-")
 	if err != nil {
 		return nil, fmt.Errorf("creating a temporary directory: %w", err)
@@ -170,11 +176,6 @@ func Run(ctx context.Context, cfg RunConfig) (*RunResult, error) {
 	}
 	sides = append(sides, newSide)
 
-	if cfg.Measure == MeasureInstructions {
-		if err := CheckValgrind(cfg.Valgrind); err != nil {
-			return nil, err
-		}
-	}
 	res := &RunResult{NewLabel: newSide.label, Paired: cfg.Against != "" && cfg.Measure == MeasureTime}
 	start := time.Now()
 	for i, s := range sides {
