@@ -34,11 +34,14 @@ import (
 // lock (~8 ms per 100,000 sessions on the 2-core machine), hence the directory.
 type index struct {
 	dir atomic.Pointer[directory] // nil until the first insert
-	// one is the directory's only table while its depth is 0 (nil otherwise): a reader of a
-	// small index goes straight to the table, two dependent loads fewer (the directory and its
-	// entries) on a path that is a chain of them.
-	one atomic.Pointer[table]
-	n   int // live sessions
+	// one is the first slot of the directory's only table while its depth is 0 (nil
+	// otherwise), and oneMask that table's mask: a reader of a small index reads both from its
+	// shard's cache line and goes straight to its slot, three dependent loads fewer (the
+	// directory, its entry and the table) on a path that is a chain of them. They change
+	// together only in setOne, whose order of stores keeps a reader's mask within its table.
+	one     atomic.Pointer[slot]
+	oneMask atomic.Uint64
+	n       int // live sessions
 	// Shrinking: a pass over the tables starts when n falls to shrinkAt (about 1/32 of the
 	// slots) and goes on, a table or so per removal, from directory entry cursor (-1: none).
 	slots    int // slots of all tables
@@ -123,9 +126,9 @@ func (x *index) get(h uint64, id string) *Session {
 // probe ends even while writers insert: a published table always keeps a quarter of its slots
 // empty, and an empty slot is never re-created.
 
-// slotAt returns slot i of t, which must be at most t.mask (= len(t.slots)-1): no bounds check.
-func (t *table) slotAt(i uint64) *slot {
-	return (*slot)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(t.slots)), uintptr(i)*unsafe.Sizeof(slot{})))
+// slotAt returns slot i of the slots starting at first; i must be within them: no bounds check.
+func slotAt(first *slot, i uint64) *slot {
+	return (*slot)(unsafe.Add(unsafe.Pointer(first), uintptr(i)*unsafe.Sizeof(slot{})))
 }
 
 // tableOf returns the table of stored hash hl by the directory, nil when there is none.
@@ -453,14 +456,26 @@ func (x *index) remove(s *Session) {
 
 // setOne keeps one in step with the directory (see index.one); every change of the directory
 // or of its entries is followed by a call.
+//
+// A reader loads one, then oneMask, then one again, and keeps the mask only if one did not
+// change: it then read the mask while one held the table it probes. While one holds a table,
+// oneMask is at most that table's mask, because the mask first falls to the smaller of the
+// old and the new table's, then one changes, then the mask becomes the new table's. A mask
+// read during a change can be too small for its table (the probe then also stops after
+// mask+1 slots), never too big; the shard's sequence tells the reader to retry.
 func (x *index) setOne() {
-	var t *table
+	var first *slot
+	var mask uint64
 	if d := x.dir.Load(); d != nil && d.depth == 0 {
-		t = d.tabs[0].Load()
+		t := d.tabs[0].Load()
+		first, mask = &t.slots[0], t.mask
 	}
-	if x.one.Load() != t {
-		x.one.Store(t)
+	if x.one.Load() == first {
+		return
 	}
+	x.oneMask.Store(min(x.oneMask.Load(), mask))
+	x.one.Store(first)
+	x.oneMask.Store(mask)
 }
 
 // each calls f for every session in the index.
@@ -488,6 +503,6 @@ func (x *index) each(f func(*Session)) {
 func (x *index) reset() {
 	x.each(func(s *Session) { s.sl = nil })
 	x.dir.Store(nil)
-	x.one.Store(nil)
+	x.setOne()
 	x.n, x.slots, x.shrinkAt, x.cursor = 0, 0, 0, -1
 }

@@ -53,12 +53,14 @@ func TestIndexAgainstMap(t *testing.T) {
 			}
 			slots += len(tb.slots)
 		}
-		var one *table
+		var one *slot
+		var mask uint64
 		if d := x.dir.Load(); d != nil && d.depth == 0 {
-			one = d.tabs[0].Load()
+			tb := d.tabs[0].Load()
+			one, mask = &tb.slots[0], tb.mask
 		}
-		if got := x.one.Load(); got != one {
-			t.Fatalf("step %d: one is %p, want %p (the directory's only table, or nil)", step, got, one)
+		if got := x.one.Load(); got != one || x.oneMask.Load() != mask {
+			t.Fatalf("step %d: one is %p (mask %d), want %p (mask %d): the directory's only table, or nil", step, got, x.oneMask.Load(), one, mask)
 		}
 		if n != x.n || slots != x.slots {
 			t.Fatalf("step %d: tables hold %d in %d slots, index says %d in %d", step, n, slots, x.n, x.slots)

@@ -64,7 +64,7 @@ type shard struct {
 	swept int64             // last tick swept
 	// Keep shards on separate cache lines, and a multiple of 64 B long: the shards slice is
 	// 64 B aligned (its size class is), so no shard's seq and index header straddle two lines.
-	_ [80]byte
+	_ [72]byte
 }
 
 // Registry holds sessions by ID. It is safe for concurrent use. Close it to stop its
@@ -375,25 +375,66 @@ func (r *Registry) Lookup(id string) (*Session, bool) {
 	// Note: an RWMutex read lock was used before; its reader count is one cache line that
 	// every lookup writes, so two cores looking up in the same shard took turns owning it
 	// (0.44× xsync.Map's lookups/s at 2 goroutines). Reading the sequence only shares the line.
+	//
+	// The fast path is a small index's key in its home slot or the next one, with no branch
+	// on which: with linear probing, the probe's length is what a branch predictor cannot
+	// learn (callgrind's simulation: 0.24 mispredicted branches per lookup with the loop, a
+	// third of the keys not being at home). Everything else goes to lookupSlow.
+	seq := sh.seq.Load()
+	first := sh.idx.one.Load() // the only table of a small index (see index.one)
+	mask := sh.idx.oneMask.Load()
+	if seq&1 == 0 && first != nil && sh.idx.one.Load() == first {
+		i := (hl >> 8) & mask
+		var next uint64 // 1 when the home slot holds another stored hash (a conditional move)
+		if atomic.LoadUint64(&slotAt(first, i).hl) != hl {
+			next = 1
+		}
+		sl := slotAt(first, (i+next)&mask)
+		shl := atomic.LoadUint64(&sl.hl)
+		s := sl.loadS()
+		key := atomic.LoadPointer(&sl.key)
+		if shl == hl && s != nil && s != tombstone && sh.seq.Load() == seq &&
+			unsafe.String((*byte)(key), len(id)) == id {
+			return s, true
+		}
+	}
+	return sh.lookupSlow(h, hl, id)
+}
+
+// lookupSlow is Lookup's general path: any index, any probe length, retried while writers
+// change the index, under the shard's lock after three tries or when two keys share a stored
+// hash.
+//
+//go:noinline
+func (sh *shard) lookupSlow(h, hl uint64, id string) (*Session, bool) {
 	for range 3 {
 		seq := sh.seq.Load()
 		if seq&1 != 0 {
 			continue
 		}
-		t := sh.idx.one.Load() // the only table of a small index (see index.one)
-		if t == nil {
-			if t = sh.idx.tableOf(hl); t == nil {
+		var mask uint64
+		first := sh.idx.one.Load()
+		if first != nil {
+			mask = sh.idx.oneMask.Load()
+			if sh.idx.one.Load() != first {
+				continue
+			}
+		} else {
+			t := sh.idx.tableOf(hl)
+			if t == nil {
 				if sh.seq.Load() != seq {
 					continue
 				}
 				return nil, false
 			}
+			first, mask = &t.slots[0], t.mask
 		}
-		// The probe: the first live slot with the key's stored hash, or an empty one.
+		// The probe: the first live slot with the key's stored hash, or an empty one (or,
+		// with a mask read during a change, mask+1 slots).
 		var s *Session
 		var key unsafe.Pointer
-		for i := t.home(hl); ; i = (i + 1) & t.mask {
-			sl := t.slotAt(i)
+		for i, n := (hl>>8)&mask, uint64(0); n <= mask; i, n = (i+1)&mask, n+1 {
+			sl := slotAt(first, i)
 			if s = sl.loadS(); s == nil {
 				break
 			}
@@ -401,6 +442,7 @@ func (r *Registry) Lookup(id string) (*Session, bool) {
 				key = atomic.LoadPointer(&sl.key)
 				break
 			}
+			s = nil
 		}
 		if sh.seq.Load() != seq {
 			continue
