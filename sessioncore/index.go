@@ -340,6 +340,9 @@ func (x *index) compactStep() {
 		if x.cursor >= len(d.tabs) {
 			x.cursor = -1
 			x.shrinkAt = min(x.slots/32, x.n/2) // a pass that could not do more waits for n to halve
+			if d.depth > 0 && x.n <= mergeMax {
+				x.collapse(d)
+			}
 			return
 		}
 		t := d.tabs[x.cursor].Load()
@@ -405,6 +408,28 @@ merging:
 // mergeMax is the most sessions two buddies may hold between them to be merged.
 const mergeMax = 8
 
+// collapse rebuilds d, the directory of an index that holds at most mergeMax sessions, as one
+// table: at the end of a pass, or at a removal that leaves mergeMax. A pass merges the buddies
+// it finds sparse as it goes, but a half it went past while it held more can stay split, and
+// the next pass waits for n to halve.
+// Note: without it, an index emptied to a few sessions kept a directory of sparse tables,
+// and its readers the slower path (no index.one), until n fell below half of them.
+func (x *index) collapse(d *directory) {
+	nt := newTable(sizeFor(x.n), 0)
+	var last *table
+	for i := range d.tabs {
+		if t := d.tabs[i].Load(); t != last {
+			t.moveTo(nt)
+			last = t
+		}
+	}
+	nd := &directory{tabs: make([]atomic.Pointer[table], 1)}
+	nd.tabs[0].Store(nt)
+	x.dir.Store(nd)
+	x.slots = len(nt.slots)
+	x.shrinkAt = min(x.slots/32, x.n/2)
+}
+
 // fold points the directory entries of b and of its buddy, the run of n from start, at b, one
 // bit shallower (the buddy is empty or merged into b; b's slots do not depend on its depth),
 // and halves the directory while no table needs its last bit. It returns the start of b's run
@@ -440,7 +465,8 @@ func (x *index) has(s *Session) bool { return s.sl != nil && s.sl.s == s }
 
 // remove takes s out of the index: stores into its slot, no probe, nothing else of the table
 // read or written. s must be in it. The slot is freed when its table is next rebuilt; once the
-// index is about 1/32 full, each removal also takes a step of the shrinking pass.
+// index is about 1/32 full, each removal also takes a step of the shrinking pass, and one that
+// leaves mergeMax sessions in more than one table makes them one (collapse).
 func (x *index) remove(s *Session) {
 	sl := s.sl
 	// Note: the key pointer stays (until the slot is reused or its table rebuilt): clearing it
@@ -451,6 +477,11 @@ func (x *index) remove(s *Session) {
 	if x.n <= x.shrinkAt || x.cursor >= 0 {
 		x.compactStep()
 		x.setOne()
+	} else if x.n <= mergeMax {
+		if d := x.dir.Load(); d.depth > 0 {
+			x.collapse(d)
+			x.setOne()
+		}
 	}
 }
 

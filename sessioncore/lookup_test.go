@@ -105,3 +105,71 @@ func TestShardSize(t *testing.T) {
 		t.Errorf("for the offset of shard.idx.oneMask, got %d, want it within the first 64 B (with seq and one)", off)
 	}
 }
+
+// TestLookupWhileTheOnlyTableChanges: lock-free lookups in a one-shard registry while a writer
+// grows its only table from 8 slots to a split (the reader's shortcut, index.one, goes away),
+// then empties it again (the shortcut comes back, with smaller and smaller tables). Every
+// change of the table replaces one and oneMask; a reader that paired a mask with a table it
+// is too big for would probe past the table's end, which -race's pointer checks catch, and
+// a wrong result would show here.
+func TestLookupWhileTheOnlyTableChanges(t *testing.T) {
+	r := newTestRegistry(t, Config{Shards: 1})
+	ctx := t.Context()
+	stable := benchKeys("stable-", 4)
+	for _, k := range stable {
+		if _, err := r.Start(ctx, Spec{Key: k, TTL: -1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	churn := benchKeys("churn-", 2000) // past 3/4 of the largest table: it splits
+	var failed atomic.Value
+	fail := func(format string, args ...any) { failed.CompareAndSwap(nil, fmt.Sprintf(format, args...)) }
+	stop := make(chan struct{})
+	var readers sync.WaitGroup
+	for g := range 2 {
+		readers.Go(func() {
+			for i := g; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if k := stable[i%len(stable)]; !r.Started(k) {
+					fail("lookup of live %s failed", k)
+					return
+				}
+				if k := churn[i%len(churn)]; true {
+					if s, ok := r.Lookup(k); ok && s.ID() != k {
+						fail("lookup of %s returned session %s", k, s.ID())
+						return
+					}
+				}
+			}
+		})
+	}
+	sawSplit := false
+	for range 6 {
+		for _, k := range churn {
+			if _, err := r.Start(ctx, Spec{Key: k, TTL: -1}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		sawSplit = sawSplit || r.shards[0].idx.one.Load() == nil
+		for _, k := range churn {
+			if err := r.Terminate(ctx, k); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	close(stop)
+	readers.Wait()
+	if msg := failed.Load(); msg != nil {
+		t.Fatal(msg)
+	}
+	if !sawSplit {
+		t.Error("the only table never split: the test did not take the reader off its shortcut")
+	}
+	if r.shards[0].idx.one.Load() == nil {
+		t.Error("after the churn the index has more than one table: the shortcut did not come back")
+	}
+}
