@@ -150,7 +150,31 @@ func BenchmarkCall(b *testing.B) {
 			perSecond(b, float64(b.N), "calls/s")
 		})
 	}
+	b.Run("handler=floor", benchCallFloor)
 	b.Run("handler=user/n=1", benchCallUser)
+}
+
+// benchCallFloor is the floor of handler=user/n=1, run beside it so that every run can state
+// the call as floor + overhead: the bare round trip of two goroutines over two buffered
+// channels, each parked on a plain receive (send a request, receive the reply). A call to a
+// user handler makes the same two hand-offs (caller → call goroutine → caller); what it costs
+// beyond this is the session's bookkeeping.
+func benchCallFloor(b *testing.B) {
+	b.ReportAllocs()
+	req, rep := make(chan int, 1), make(chan int, 1)
+	go func() {
+		for v := range req {
+			rep <- v
+		}
+	}()
+	defer close(req)
+	for b.Loop() {
+		req <- 1
+		if <-rep != 1 {
+			b.Fatal("wrong reply")
+		}
+	}
+	perSecond(b, float64(b.N), "calls/s")
 }
 
 // echoHandler answers every call with its message.
