@@ -34,8 +34,9 @@ var errTimedOut = errors.New("sessioncore: call timed out")
 
 type waiter struct {
 	ctx   context.Context
-	ch    chan callResult // buffered: the one answer of the current call
-	state atomic.Uint64   // 2×generation, +1 once answered
+	ch    chan struct{} // buffered: the one answer of the current call is in res
+	res   callResult    // written by the one who answered, before its send on ch
+	state atomic.Uint64 // 2×generation, +1 once answered
 	list  uint32          // which of the registry's call lists it goes in
 
 	// Guarded by the call list's lock.
@@ -52,7 +53,7 @@ type callResult struct {
 var waiterLists atomic.Uint32
 
 var waiterPool = sync.Pool{New: func() any {
-	return &waiter{ch: make(chan callResult, 1), list: waiterLists.Add(1)}
+	return &waiter{ch: make(chan struct{}, 1), list: waiterLists.Add(1)}
 }}
 
 // begin starts a new generation of w for a call and returns its pending state.
@@ -64,10 +65,20 @@ func (w *waiter) begin(ctx context.Context) uint64 {
 }
 
 // answer delivers res unless the call was answered already (st is the pending state seen).
+// Note: the reply is stored in w and the channel carries nothing: a 32 B element with pointers
+// cost a typed copy and a bulk write barrier check per hand-off.
 func (w *waiter) answer(st uint64, res callResult) {
 	if w.state.CompareAndSwap(st, st|1) {
-		w.ch <- res
+		w.res = res
+		w.ch <- struct{}{}
 	}
+}
+
+// result takes the answer once it was received from w.ch.
+func (w *waiter) result() callResult {
+	res := w.res
+	w.res = callResult{}
+	return res
 }
 
 // callList is one list of calls waiting for a reply with a CallTimeout deadline, oldest first.

@@ -212,13 +212,16 @@ func (s *Session) Call(ctx context.Context, msg any) (any, error) {
 	var res callResult
 	gaveUp := false
 	if done := ctx.Done(); done == nil {
-		res = <-w.ch
+		<-w.ch
+		res = w.result()
 	} else {
 		select {
-		case res = <-w.ch:
+		case <-w.ch:
+			res = w.result()
 		case <-done:
 			if gaveUp = w.state.CompareAndSwap(st, st|1); !gaveUp {
-				res = <-w.ch // answered meanwhile: the answer is on its way
+				<-w.ch // answered meanwhile: the answer is on its way
+				res = w.result()
 			}
 		}
 	}
