@@ -37,7 +37,7 @@ type waiter struct {
 	ch    chan struct{} // buffered: the one answer of the current call is in res
 	res   callResult    // written by the one who answered, before its send on ch
 	state atomic.Uint64 // 2×generation, +1 once answered
-	list  uint32          // which of the registry's call lists it goes in
+	list  uint32        // which of the registry's call lists it goes in
 
 	// Guarded by the call list's lock.
 	prev, next *waiter
