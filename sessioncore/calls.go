@@ -3,7 +3,6 @@ package sessioncore
 import (
 	"context"
 	"errors"
-	"sync"
 	"sync/atomic"
 )
 
@@ -12,38 +11,55 @@ import (
 // The caller parks on a plain receive from its waiter's channel (a select only when its ctx can
 // be cancelled). Exactly one party answers each call, the one that flips the waiter's state
 // from pending to answered: the session's owner with the handler's reply, the registry's ticker
-// when CallTimeout passed, or the caller itself when its ctx is done. A waiter goes back to the
-// pool only when the owner answered (the owner is then done with it); one answered by the
-// ticker or the caller may still be in a mailbox, and is left to the collector.
+// when CallTimeout passed, or the caller itself when its ctx is done. A waiter goes back to its
+// registry's pool only when the owner answered (the owner is then done with it); one answered
+// by the ticker or the caller may still be in a mailbox, and is left to the collector.
 //
-// CallTimeout is driven by the registry's ticker rather than a runtime timer per call: a call
-// with no ctx deadline links its waiter at the tail of one of the registry's call lists, under
-// that list's lock, with deadline = the ticker's monotonic clock + CallTimeout + one
-// ClockResolution (the clock can be one resolution stale). All deadlines in a list come from
-// the same timeout and a clock that only moves forward, so a list is in deadline order and the
-// ticker only looks at its heads: a tick costs per call that times out, not per call in flight.
-// A call therefore times out between CallTimeout and CallTimeout + 2×ClockResolution.
+// CallTimeout is driven by the registry's ticker rather than a runtime timer per call. A call
+// with no ctx deadline gets deadline = the ticker's monotonic clock + CallTimeout + one
+// ClockResolution (the clock can be one resolution stale), and the deadline is part of the
+// waiter's state word (its stamp, see begin): the word the caller stores anyway to start the
+// call, so arming a call costs no store of its own, and nothing is undone when it is answered.
+// The ticker finds the waiters through a timing wheel per call list: wheelSlots slots, slot
+// (deadline ÷ ClockResolution) mod wheelSlots, each a lock-free stack. A waiter is linked in at
+// most one slot (its linked flag) and stays there across calls: each tick the ticker takes the
+// slots whose time has come, answers the waiters whose pending call is past its deadline with
+// errTimedOut, links the ones whose pending call is due later into the slot of that deadline,
+// and drops the rest (answered, or no CallTimeout). So a call only links its waiter when the
+// waiter is in no slot: its first call, or the first after the ticker dropped it (it was idle
+// for a turn of the wheel); a waiter reused at once, as a session's calls reuse it, is already
+// in. A tick costs per linked waiter whose slot comes round (every wheelSlots ticks while the
+// waiter is in use), not per call. A call times out between CallTimeout and CallTimeout +
+// 2×ClockResolution after it began, as when the calls waited in deadline-ordered lists.
 //
 // Note: before this, every call reset and stopped a runtime timer and parked in a three-way
 // select (reply, ctx, timer), and the call goroutine parked in a two-way select (next session,
 // stop): the selects' channel locks and sudogs were half of a ~0.9 µs round trip (profile).
+// Then each call linked its waiter into a deadline-ordered list and unlinked it after the
+// reply, under the list's lock: two lock pairs per call, ~100 instructions (callgrind).
 
 // errTimedOut is what the ticker answers a call with; the caller wraps ErrCallTimeout instead
 // (a handler cannot return this unexported value).
 var errTimedOut = errors.New("sessioncore: call timed out")
 
 type waiter struct {
-	ctx   context.Context
-	ch    chan struct{} // buffered: the one answer of the current call is in res
-	res   callResult    // written by the one who answered, before its send on ch
-	state atomic.Uint64 // 2×generation, +1 once answered
-	list  uint32        // which of the registry's call lists it goes in
-
-	// Guarded by the call list's lock.
-	prev, next *waiter
-	deadline   int64 // on the ticker's monotonic clock, ns
-	armed      bool
+	ctx context.Context
+	ch  chan struct{} // buffered: the one answer of the current call is in res
+	res callResult    // written by the one who answered, before its send on ch
+	// state: bit 0 answered, bit 1 timed (CallTimeout applies), bits 2–63 the call's stamp:
+	// larger for every call of the waiter and, for a timed call, at least its deadline (see
+	// begin).
+	state       atomic.Uint64
+	list        uint32      // which of the registry's call lists it goes in
+	cancellable bool        // ctx.Done() != nil: the owner checks ctx.Err() before running it
+	linked      atomic.Bool // in a slot of its call list's wheel
+	tnext       *waiter     // the next in that slot
 }
+
+const (
+	answeredBit = 1
+	timedBit    = 2
+)
 
 type callResult struct {
 	reply any
@@ -52,14 +68,47 @@ type callResult struct {
 
 var waiterLists atomic.Uint32
 
-var waiterPool = sync.Pool{New: func() any {
+// getWaiter returns a waiter of r's: waiters are not shared between registries, because a
+// waiter stays linked in its registry's wheel between calls.
+func (r *Registry) getWaiter() *waiter {
+	if w, _ := r.waiters.Get().(*waiter); w != nil {
+		return w
+	}
 	return &waiter{ch: make(chan struct{}, 1), list: waiterLists.Add(1)}
-}}
+}
 
-// begin starts a new generation of w for a call and returns its pending state.
-func (w *waiter) begin(ctx context.Context) uint64 {
+// putWaiter gives back a waiter whose call the owner answered (or that began no call).
+func (r *Registry) putWaiter(w *waiter) {
+	w.ctx = nil
+	r.waiters.Put(w)
+}
+
+// callDeadline returns the CallTimeout deadline of a call with ctx (-1: ctx has a deadline of
+// its own) and ctx's Done channel. Note: a ctx that is never done (context.Background) has no
+// deadline either, so the Deadline call is only made for one that can be.
+func (r *Registry) callDeadline(ctx context.Context) (int64, <-chan struct{}) {
+	done := ctx.Done()
+	if done != nil {
+		if _, ok := ctx.Deadline(); ok {
+			return -1, done
+		}
+	}
+	return r.mono.Load() + r.callTimeout, done
+}
+
+// begin starts a new call on w and returns its pending state. deadline is its CallTimeout
+// deadline (-1: none); the stamp is the previous one + 1, or the deadline when that is larger,
+// so it is never before the deadline and passes it by at most the calls the waiter made with
+// one reading of the coarse clock, ns each (microseconds at most, against a ClockResolution of
+// milliseconds).
+func (w *waiter) begin(ctx context.Context, done <-chan struct{}, deadline int64) uint64 {
 	w.ctx = ctx
-	st := (w.state.Load() | 1) + 1
+	w.cancellable = done != nil
+	stamp := w.state.Load()>>2 + 1
+	st := stamp << 2
+	if deadline >= 0 {
+		st = max(stamp, uint64(deadline))<<2 | timedBit
+	}
 	w.state.Store(st)
 	return st
 }
@@ -68,7 +117,7 @@ func (w *waiter) begin(ctx context.Context) uint64 {
 // Note: the reply is stored in w and the channel carries nothing: a 32 B element with pointers
 // cost a typed copy and a bulk write barrier check per hand-off.
 func (w *waiter) answer(st uint64, res callResult) {
-	if w.state.CompareAndSwap(st, st|1) {
+	if w.state.CompareAndSwap(st, st|answeredBit) {
 		w.res = res
 		w.ch <- struct{}{}
 	}
@@ -81,50 +130,39 @@ func (w *waiter) result() callResult {
 	return res
 }
 
-// callList is one list of calls waiting for a reply with a CallTimeout deadline, oldest first.
+// wheelSlots is the number of slots of a call list's wheel (a turn is wheelSlots ticks).
+const wheelSlots = 15
+
+// callList is one of the registry's call lists: a timing wheel of waiters (see above). Its
+// 128 B keep lists on separate cache lines.
 type callList struct {
-	mu         sync.Mutex
-	head, tail *waiter
-	_          [40]byte // keep lists on separate cache lines
+	slots [wheelSlots]atomic.Pointer[waiter]
+	next  int64 // the ticker's: the first slot number (deadline ÷ ClockResolution) not passed
 }
 
-// arm puts w, whose call has no ctx deadline, on its call list.
-func (r *Registry) arm(w *waiter) {
-	l := &r.calls[w.list&uint32(len(r.calls)-1)]
-	l.mu.Lock()
-	w.deadline = r.mono.Load() + r.callTimeout
-	w.prev, w.next, w.armed = l.tail, nil, true
-	if l.tail == nil {
-		l.head = w
-	} else {
-		l.tail.next = w
-	}
-	l.tail = w
-	l.mu.Unlock()
+func (r *Registry) slotOf(stamp uint64) int {
+	return int(stamp / uint64(r.cfg.ClockResolution) % wheelSlots)
 }
 
-// disarm takes w off its call list if the ticker has not.
-func (r *Registry) disarm(w *waiter) {
-	l := &r.calls[w.list&uint32(len(r.calls)-1)]
-	l.mu.Lock()
-	if w.armed {
-		l.unlinkLocked(w)
+// link pushes w, whose linked flag the caller set, on slot i.
+func (l *callList) link(w *waiter, i int) {
+	h := &l.slots[i]
+	for {
+		old := h.Load()
+		w.tnext = old
+		if h.CompareAndSwap(old, w) {
+			return
+		}
 	}
-	l.mu.Unlock()
 }
 
-func (l *callList) unlinkLocked(w *waiter) {
-	if w.prev == nil {
-		l.head = w.next
-	} else {
-		w.prev.next = w.next
+// arm makes sure the ticker will see w's call, begun in state st with a CallTimeout deadline:
+// w is linked in its wheel already (the ticker moves it to the slot of this deadline when its
+// slot comes), or the caller links it now.
+func (r *Registry) arm(w *waiter, st uint64) {
+	if !w.linked.Load() && w.linked.CompareAndSwap(false, true) {
+		r.calls[w.list&uint32(len(r.calls)-1)].link(w, r.slotOf(st>>2))
 	}
-	if w.next == nil {
-		l.tail = w.prev
-	} else {
-		w.next.prev = w.prev
-	}
-	w.prev, w.next, w.armed = nil, nil, false
 }
 
 // timedOut is a call the ticker found past its deadline: the waiter and the state it was
@@ -135,22 +173,40 @@ type timedOut struct {
 }
 
 // expireCalls answers the calls whose deadline is at or before now (monotonic ns) with
-// errTimedOut; buf is reused between ticks.
+// errTimedOut, and moves or drops the other waiters of the slots it passes (see above). buf
+// is reused between ticks.
 func (r *Registry) expireCalls(now int64, buf []timedOut) []timedOut {
 	buf = buf[:0]
+	cur := now / int64(r.cfg.ClockResolution)
 	for i := range r.calls {
 		l := &r.calls[i]
-		l.mu.Lock()
-		for w := l.head; w != nil && w.deadline <= now; w = l.head {
-			buf = append(buf, timedOut{w, w.state.Load()})
-			l.unlinkLocked(w)
+		from := max(l.next, cur-wheelSlots+1) // a late ticker visits each slot once
+		for k := from; k <= cur; k++ {
+			h := &l.slots[k%wheelSlots]
+			if h.Load() == nil {
+				continue
+			}
+			for w := h.Swap(nil); w != nil; {
+				next := w.tnext
+				w.tnext = nil
+				// Unlinked before its state is read: a call that begins after this sees the
+				// flag clear and links w itself; one that began before is seen below.
+				w.linked.Store(false)
+				st := w.state.Load()
+				if st&(answeredBit|timedBit) == timedBit {
+					if int64(st>>2) <= now {
+						buf = append(buf, timedOut{w, st})
+					} else if w.linked.CompareAndSwap(false, true) {
+						l.link(w, r.slotOf(st>>2))
+					}
+				}
+				w = next
+			}
 		}
-		l.mu.Unlock()
+		l.next = cur // the current slot is visited again next tick
 	}
 	for _, t := range buf {
-		if t.st&1 == 0 {
-			t.w.answer(t.st, callResult{err: errTimedOut})
-		}
+		t.w.answer(t.st, callResult{err: errTimedOut})
 	}
 	clear(buf)
 	return buf

@@ -146,3 +146,55 @@ func TestCloseWaitsForOverflowRuns(t *testing.T) {
 		t.Errorf("for casts handled, got %d, want at most %d", got, n)
 	}
 }
+
+// TestCallTimeoutAcrossWheelTurns: with a CallTimeout of several turns of the call lists'
+// wheels (15 ticks), a call whose handler blocks times out no earlier than CallTimeout, whether
+// its waiter was just reused (still linked from the call before) or idle for a turn (dropped by
+// the ticker, linked anew); and calls answered at once over many CallTimeouts never time out,
+// although their reused waiter's slot comes round with older deadlines behind it.
+func TestCallTimeoutAcrossWheelTurns(t *testing.T) {
+	release := make(chan struct{})
+	h := newFuncHandler()
+	h.call = func(_ context.Context, msg any) (any, error) {
+		if msg == "block" {
+			<-release
+		}
+		return msg, nil
+	}
+	const timeout = 40 * time.Millisecond
+	r := newTestRegistry(t, Config{
+		CallTimeout: timeout, ClockResolution: time.Millisecond,
+		Handlers: map[string]HandlerFactory{"h": factoryOf(map[string]*funcHandler{"w": h})},
+	})
+	s, err := r.Start(t.Context(), Spec{Key: "w", Handler: "h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	quick := func(d time.Duration) int {
+		n := 0
+		for end := time.Now().Add(d); time.Now().Before(end); n++ {
+			if got, err := s.Call(context.Background(), n); err != nil || got != n {
+				t.Fatalf("for quick call %d, got %v, %v", n, got, err)
+			}
+		}
+		return n
+	}
+	blocked := func(what string) {
+		t0 := time.Now()
+		_, err := s.Call(context.Background(), "block")
+		el := time.Since(t0)
+		if !errors.Is(err, ErrCallTimeout) {
+			t.Fatalf("for a blocked call %s, got %v, want ErrCallTimeout", what, err)
+		}
+		if el < timeout {
+			t.Errorf("for a blocked call %s, timed out after %v, before CallTimeout %v", what, el, timeout)
+		}
+		release <- struct{}{} // the handler returns; its reply is dropped
+		t.Logf("blocked call %s: timed out after %v", what, el)
+	}
+	t.Logf("%d quick calls", quick(5*timeout))
+	blocked("right after quick calls")
+	quick(time.Millisecond)
+	time.Sleep(30 * time.Millisecond) // two turns of the wheel: the ticker drops the idle waiter
+	blocked("after an idle turn")
+}

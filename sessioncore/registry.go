@@ -103,6 +103,7 @@ type Registry struct {
 	mono        atomic.Int64 // ns since epoch, refreshed every ClockResolution
 	callTimeout int64        // CallTimeout + ClockResolution, ns (see arm)
 	calls       []callList   // calls waiting with a CallTimeout deadline
+	waiters     sync.Pool    // of *waiter, this registry's (see getWaiter)
 
 	st counters
 }

@@ -157,13 +157,25 @@ func (s *Session) Call(ctx context.Context, msg any) (any, error) {
 		t0 = time.Now()
 	}
 	r.st.calls.Add(1)
+	// A call that cannot be inline prepares its waiter before taking the session's lock.
+	inlinable := s.handler == nil || r.cfg.InlineCalls
+	var w *waiter
+	var deadline int64
+	var done <-chan struct{}
+	if !inlinable {
+		w = r.getWaiter()
+		deadline, done = r.callDeadline(ctx)
+	}
 	s.mu.Lock()
 	if s.dead {
 		s.mu.Unlock()
+		if w != nil {
+			r.putWaiter(w)
+		}
 		r.st.errors.Add(1)
 		return nil, ErrNotFound
 	}
-	if !s.busy && (s.handler == nil || r.cfg.InlineCalls) && s.queuedLocked() == 0 {
+	if inlinable && !s.busy && s.queuedLocked() == 0 {
 		s.busy = true
 		s.mu.Unlock()
 		s.Touch()
@@ -183,6 +195,9 @@ func (s *Session) Call(ctx context.Context, msg any) (any, error) {
 	}
 	if s.queuedLocked() >= r.cfg.MailboxSize {
 		s.mu.Unlock()
+		if w != nil {
+			r.putWaiter(w)
+		}
 		r.st.errors.Add(1)
 		r.st.mailboxFull.Add(1)
 		if hook != nil {
@@ -190,8 +205,11 @@ func (s *Session) Call(ctx context.Context, msg any) (any, error) {
 		}
 		return nil, ErrMailboxFull
 	}
-	w := waiterPool.Get().(*waiter)
-	st := w.begin(ctx)
+	if w == nil {
+		w = r.getWaiter()
+		deadline, done = r.callDeadline(ctx)
+	}
+	st := w.begin(ctx, done, deadline)
 	s.pushLocked(envelope{msg: msg, w: w})
 	sched := !s.busy
 	s.busy = true
@@ -202,16 +220,15 @@ func (s *Session) Call(ctx context.Context, msg any) (any, error) {
 	}
 	s.mu.Unlock()
 	s.Touch()
-	_, hasDeadline := ctx.Deadline()
-	if !hasDeadline {
-		r.arm(w)
-	}
 	if sched {
 		r.goCall(s)
 	}
+	if deadline >= 0 {
+		r.arm(w, st)
+	}
 	var res callResult
 	gaveUp := false
-	if done := ctx.Done(); done == nil {
+	if done == nil {
 		<-w.ch
 		res = w.result()
 	} else {
@@ -219,7 +236,7 @@ func (s *Session) Call(ctx context.Context, msg any) (any, error) {
 		case <-w.ch:
 			res = w.result()
 		case <-done:
-			if gaveUp = w.state.CompareAndSwap(st, st|1); !gaveUp {
+			if gaveUp = w.state.CompareAndSwap(st, st|answeredBit); !gaveUp {
 				<-w.ch // answered meanwhile: the answer is on its way
 				res = w.result()
 			}
@@ -228,18 +245,11 @@ func (s *Session) Call(ctx context.Context, msg any) (any, error) {
 	switch {
 	case gaveUp:
 		// Note: w is not reused (here and below): the owner may still hold it in the mailbox.
-		if !hasDeadline {
-			r.disarm(w)
-		}
 		res.err = fmt.Errorf("calling session %s: %w", s.id, ctx.Err())
-	case res.err == errTimedOut: // the ticker took w off its list
+	case res.err == errTimedOut:
 		res.err = fmt.Errorf("calling session %s: %w", s.id, ErrCallTimeout)
 	default: // the owner answered and is done with w
-		if !hasDeadline {
-			r.disarm(w)
-		}
-		w.ctx = nil
-		waiterPool.Put(w)
+		r.putWaiter(w)
 	}
 	if res.err != nil {
 		r.st.errors.Add(1)
@@ -479,9 +489,11 @@ func (s *Session) process(e envelope) bool {
 	if st&1 != 0 {
 		return true // the caller gave up or timed out: do not run the handler
 	}
-	if err := w.ctx.Err(); err != nil {
-		w.answer(st, callResult{err: fmt.Errorf("calling session %s: %w", s.id, err)})
-		return true
+	if w.cancellable {
+		if err := w.ctx.Err(); err != nil {
+			w.answer(st, callResult{err: fmt.Errorf("calling session %s: %w", s.id, err)})
+			return true
+		}
 	}
 	reply, err, crashed := s.invokeCall(w.ctx, e.msg)
 	w.answer(st, callResult{reply, err})
