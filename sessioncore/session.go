@@ -37,9 +37,10 @@ type Session struct {
 
 // sessionExt holds what an idle session rarely needs, allocated on first use.
 type sessionExt struct {
-	q     []envelope     // mailbox, oldest first
-	spare []envelope     // the buffer the owner gave back, reused by the next take
-	kv    map[string]any // the default handler's store
+	q     []envelope             // mailbox, oldest first
+	spare []envelope             // the buffer the owner gave back, reused by the next take
+	kv    map[string]any         // the default handler's store
+	w     atomic.Pointer[waiter] // a spare waiter, of the session's last call (see getWaiter)
 }
 
 // envelope is a queued message; w is nil for a cast.
@@ -159,19 +160,14 @@ func (s *Session) Call(ctx context.Context, msg any) (any, error) {
 	r.st.calls.Add(1)
 	// A call that cannot be inline prepares its waiter before taking the session's lock.
 	inlinable := s.handler == nil || r.cfg.InlineCalls
-	var w *waiter
 	var deadline int64
 	var done <-chan struct{}
 	if !inlinable {
-		w = r.getWaiter()
 		deadline, done = r.callDeadline(ctx)
 	}
 	s.mu.Lock()
 	if s.dead {
 		s.mu.Unlock()
-		if w != nil {
-			r.putWaiter(w)
-		}
 		r.st.errors.Add(1)
 		return nil, ErrNotFound
 	}
@@ -195,9 +191,6 @@ func (s *Session) Call(ctx context.Context, msg any) (any, error) {
 	}
 	if s.queuedLocked() >= r.cfg.MailboxSize {
 		s.mu.Unlock()
-		if w != nil {
-			r.putWaiter(w)
-		}
 		r.st.errors.Add(1)
 		r.st.mailboxFull.Add(1)
 		if hook != nil {
@@ -205,12 +198,16 @@ func (s *Session) Call(ctx context.Context, msg any) (any, error) {
 		}
 		return nil, ErrMailboxFull
 	}
-	if w == nil {
-		w = r.getWaiter()
+	if inlinable {
 		deadline, done = r.callDeadline(ctx)
 	}
+	x := s.extLocked()
+	w := x.w.Swap(nil)
+	if w == nil {
+		w = r.getWaiter()
+	}
 	st := w.begin(ctx, done, deadline)
-	s.pushLocked(envelope{msg: msg, w: w})
+	x.q = append(x.q, envelope{msg: msg, w: w})
 	sched := !s.busy
 	s.busy = true
 	if sched {
@@ -249,7 +246,10 @@ func (s *Session) Call(ctx context.Context, msg any) (any, error) {
 	case res.err == errTimedOut:
 		res.err = fmt.Errorf("calling session %s: %w", s.id, ErrCallTimeout)
 	default: // the owner answered and is done with w
-		r.putWaiter(w)
+		w.ctx = nil
+		if !x.w.CompareAndSwap(nil, w) {
+			r.putWaiter(w)
+		}
 	}
 	if res.err != nil {
 		r.st.errors.Add(1)
@@ -402,13 +402,16 @@ func (s *Session) idleLocked() {
 	}
 }
 
-// trim frees an idle session's mailbox buffers. The expiry sweep calls it when it re-buckets a
-// session that is still in use, so a session that goes quiet gives its buffers back within one
-// TTL.
+// trim frees an idle session's mailbox buffers and gives its spare waiter back to the pool. The
+// expiry sweep calls it when it re-buckets a session that is still in use, so a session that
+// goes quiet gives its buffers back within one TTL.
 func (s *Session) trim() {
 	s.mu.Lock()
 	if x := s.ext; x != nil && !s.busy && len(x.q) == 0 {
 		x.q, x.spare = nil, nil
+		if w := x.w.Swap(nil); w != nil {
+			s.reg.putWaiter(w)
+		}
 	}
 	s.mu.Unlock()
 }
@@ -577,6 +580,12 @@ func (s *Session) finishDead(q []envelope) {
 // finishDeadWith is finishDead for the one who marked s dead with reason (no lock to read it).
 func (s *Session) finishDeadWith(q []envelope, reason error) {
 	s.failCallsWith(q, reason)
+	// Nobody sets s.ext once s is dead (Call and Cast check first), so it is read unlocked.
+	if x := s.ext; x != nil {
+		if w := x.w.Swap(nil); w != nil {
+			s.reg.putWaiter(w) // for the next session's first call
+		}
+	}
 	if s.handler != nil {
 		func() {
 			defer func() { _ = recover() }() // a panicking Terminate must not take the caller down
