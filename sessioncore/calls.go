@@ -246,20 +246,26 @@ func (t *taskCount) Wait() {
 // maxSpareCallers bounds the call goroutines kept parked between calls.
 const maxSpareCallers = 16
 
-// callGoroutine is a parked call goroutine: it takes its next session from next, nil to exit.
-type callGoroutine struct{ next chan *Session }
+// callGoroutine is a parked call goroutine: it takes its next session from next, nil to exit,
+// and the call handed over with it from first (written before the send on next).
+type callGoroutine struct {
+	next  chan *Session
+	first envelope
+}
 
-// goCall runs s's mailbox, which holds a call, on a goroutine of its own (a call to a user
-// handler must be interruptible by the caller's timeout, so it never waits for a shared
-// worker that another handler may block): the goroutine parked last when one waits, else a new
-// one. The caller has counted the task in r.tasks.
+// goCall runs s's call, on a goroutine of its own (a call to a user handler must be
+// interruptible by the caller's timeout, so it never waits for a shared worker that another
+// handler may block): the goroutine parked last when one waits, else a new one. first is the
+// call handed over with s (no w: the calls are in the mailbox). The caller has counted the
+// task in r.tasks.
 // Note: Go has no goroutine cache; waking a parked goroutine costs a channel hand-off,
 // starting one also a stack and its scheduling, which was most of a call's round trip. The
 // parked ones wait on a channel of their own with a plain receive (the registry's stop is sent
 // to each as nil) instead of a select on a shared channel and the stop channel, and the one
 // parked last waits in r.hot, taken with one CAS instead of a lock and an unlock.
-func (r *Registry) goCall(s *Session) {
+func (r *Registry) goCall(s *Session, first envelope) {
 	if g := r.hot.Load(); g != nil && g != stoppedCaller && r.hot.CompareAndSwap(g, nil) {
+		g.first = first
 		g.next <- s
 		return
 	}
@@ -269,24 +275,25 @@ func (r *Registry) goCall(s *Session) {
 		r.idle[n-1] = nil
 		r.idle = r.idle[:n-1]
 		r.idleMu.Unlock()
+		g.first = first
 		g.next <- s
 		return
 	}
 	r.idleMu.Unlock()
 	r.wg.Add(1) // the goroutine's own life, so that Close waits for it to exit
-	go r.caller(s)
+	go r.caller(s, first)
 }
 
 // stoppedCaller in r.hot means the registry stopped: no call goroutine parks any more.
 var stoppedCaller = &callGoroutine{}
 
-// caller drains s, then parks for the next session of goCall while fewer than
-// maxSpareCallers are parked, until the registry stops.
-func (r *Registry) caller(s *Session) {
+// caller runs s (first, then its mailbox), then parks for the next session of goCall while
+// fewer than maxSpareCallers are parked, until the registry stops.
+func (r *Registry) caller(s *Session, first envelope) {
 	defer r.wg.Done()
 	g := &callGoroutine{next: make(chan *Session, 1)}
 	for s != nil {
-		s.drain()
+		s.runCall(first)
 		r.tasks.Done()
 		if !r.hot.CompareAndSwap(nil, g) {
 			r.idleMu.Lock()
@@ -298,6 +305,7 @@ func (r *Registry) caller(s *Session) {
 			r.idleMu.Unlock()
 		}
 		s = <-g.next
+		first, g.first = g.first, envelope{}
 	}
 }
 

@@ -207,8 +207,15 @@ func (s *Session) Call(ctx context.Context, msg any) (any, error) {
 		w = r.getWaiter()
 	}
 	st := w.begin(ctx, done, deadline)
-	x.q = append(x.q, envelope{msg: msg, w: w})
+	// A call to an idle session with an empty mailbox is handed to its call goroutine with the
+	// session instead of through the mailbox; any other is queued.
+	var first envelope
 	sched := !s.busy
+	if sched && len(x.q) == 0 {
+		first = envelope{msg: msg, w: w}
+	} else {
+		x.q = append(x.q, envelope{msg: msg, w: w})
+	}
 	s.busy = true
 	if sched {
 		// Counted under the session's lock: Close ends this session (taking the lock) before
@@ -218,7 +225,7 @@ func (s *Session) Call(ctx context.Context, msg any) (any, error) {
 	s.mu.Unlock()
 	s.Touch()
 	if sched {
-		r.goCall(s)
+		r.goCall(s, first)
 	}
 	if deadline >= 0 {
 		r.arm(w, st)
@@ -436,6 +443,27 @@ func (s *Session) release() {
 	s.mu.Unlock()
 }
 
+// runCall is a call goroutine's run of s: first, the call handed over with s (when first.w is
+// set), unless s ended meanwhile, then the mailbox.
+func (s *Session) runCall(first envelope) {
+	if first.w != nil {
+		s.mu.Lock()
+		if s.dead {
+			q := s.takeQueueLocked()
+			reason := reasons[s.reason]
+			s.mu.Unlock()
+			s.failCallWith(first, reason)
+			s.finishDeadWith(q, reason)
+			return
+		}
+		s.mu.Unlock()
+		if !s.process(first) {
+			return
+		}
+	}
+	s.drain()
+}
+
 // drainBatch is how many messages a worker handles for one session before requeueing it, so
 // one flooded session does not starve the others.
 const drainBatch = 64
@@ -560,12 +588,17 @@ func (s *Session) failCalls(q []envelope) { s.failCallsWith(q, ErrCrashed) }
 
 func (s *Session) failCallsWith(q []envelope, reason error) {
 	for _, e := range q {
-		if e.w == nil {
-			continue
-		}
-		if st := e.w.state.Load(); st&1 == 0 {
-			e.w.answer(st, callResult{err: fmt.Errorf("calling session %s: %w: %w", s.id, ErrNotFound, reason)})
-		}
+		s.failCallWith(e, reason)
+	}
+}
+
+// failCallWith answers e, when it is a call still pending, with ErrNotFound and reason.
+func (s *Session) failCallWith(e envelope, reason error) {
+	if e.w == nil {
+		return
+	}
+	if st := e.w.state.Load(); st&1 == 0 {
+		e.w.answer(st, callResult{err: fmt.Errorf("calling session %s: %w: %w", s.id, ErrNotFound, reason)})
 	}
 }
 
