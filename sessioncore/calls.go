@@ -246,11 +246,19 @@ func (t *taskCount) Wait() {
 // maxSpareCallers bounds the call goroutines kept parked between calls.
 const maxSpareCallers = 16
 
-// callGoroutine is a parked call goroutine: it takes its next session from next, nil to exit,
+// callGoroutine is a call goroutine: parked, it takes its next session from next, nil to exit,
 // and the call handed over with it from first (written before the send on next).
 type callGoroutine struct {
 	next  chan *Session
 	first envelope
+
+	// What it runs, for its recover (see runCalls): the session, the message whose handler
+	// is running (w nil: a cast) and the rest of the batch taken with it.
+	s         *Session
+	w         *waiter
+	st        uint64
+	rest      []envelope
+	inHandler bool
 }
 
 // goCall runs s's call, on a goroutine of its own (a call to a user handler must be
@@ -292,21 +300,66 @@ var stoppedCaller = &callGoroutine{}
 func (r *Registry) caller(s *Session, first envelope) {
 	defer r.wg.Done()
 	g := &callGoroutine{next: make(chan *Session, 1)}
-	for s != nil {
-		s.runCall(first)
-		r.tasks.Done()
-		if !r.hot.CompareAndSwap(nil, g) {
-			r.idleMu.Lock()
-			if r.idleStopped || len(r.idle) >= maxSpareCallers-1 {
-				r.idleMu.Unlock()
-				return
-			}
-			r.idle = append(r.idle, g)
-			r.idleMu.Unlock()
+	for !r.runCalls(g, s, first) {
+		r.tasks.Done() // the run a handler's panic ended
+		if !r.park(g) {
+			return
 		}
-		s = <-g.next
+		if s = <-g.next; s == nil {
+			return
+		}
 		first, g.first = g.first, envelope{}
 	}
+}
+
+// runCalls runs s and then the sessions handed to g until the registry stops (true), or until a
+// handler panics: its deferred recover then ends that session as a crash, as invokeCall's
+// callers do (the call gets the panic as an error wrapping ErrCrashed, the rest of the batch
+// fails), and it returns false. Note: one recover for all the calls of the goroutine instead
+// of a deferred one per call (invokeCall's): the deferred closure and runtime.gorecover were
+// ~60 instructions of a call.
+func (r *Registry) runCalls(g *callGoroutine, s *Session, first envelope) (stopped bool) {
+	defer func() {
+		if !g.inHandler {
+			return // stopped, or a panic of ours: not recovered
+		}
+		p := recover()
+		if p == nil {
+			return // the handler called runtime.Goexit
+		}
+		g.inHandler = false
+		s := g.s
+		if w := g.w; w != nil {
+			w.answer(g.st, callResult{err: s.panicked(p)})
+		}
+		s.crash()
+		s.failCalls(g.rest)
+		g.s, g.w, g.rest = nil, nil, nil
+	}()
+	for {
+		g.s = s
+		s.runCall(first, g)
+		r.tasks.Done()
+		if !r.hot.CompareAndSwap(nil, g) && !r.park(g) {
+			return true
+		}
+		if s = <-g.next; s == nil {
+			return true
+		}
+		first, g.first = g.first, envelope{}
+	}
+}
+
+// park puts g, which did not find r.hot empty, on the idle list; false when the registry
+// stopped or enough goroutines are parked.
+func (r *Registry) park(g *callGoroutine) bool {
+	r.idleMu.Lock()
+	defer r.idleMu.Unlock()
+	if r.idleStopped || len(r.idle) >= maxSpareCallers-1 {
+		return false
+	}
+	r.idle = append(r.idle, g)
+	return true
 }
 
 // stopCallers ends the parked call goroutines and keeps new ones from parking.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -202,4 +203,99 @@ func TestCallTimeoutAcrossWheelTurns(t *testing.T) {
 	quick(time.Millisecond)
 	time.Sleep(30 * time.Millisecond) // two turns: the ticker drops the idle waiter
 	blocked("after an idle turn")
+}
+
+// TestCallGoroutineSurvivesPanics: on a call goroutine, handlers run under one recover for all
+// its calls (see runCalls). A call or a cast that panics in the middle of a batch ends its
+// session as a crash: the call gets the panic wrapping ErrCrashed, the rest of the batch
+// ErrNotFound wrapping ErrCrashed, Terminate runs once; and the goroutine goes on serving
+// other sessions.
+func TestCallGoroutineSurvivesPanics(t *testing.T) {
+	gate := make(chan struct{})
+	hs := map[string]*funcHandler{}
+	for _, k := range []string{"call", "cast", "other"} {
+		h := newFuncHandler()
+		h.call = func(_ context.Context, msg any) (any, error) {
+			switch msg {
+			case "block":
+				<-gate
+			case "panic":
+				panic("boom")
+			}
+			return msg, nil
+		}
+		h.cast = func(msg any) {
+			if msg == "panic" {
+				panic("cast boom")
+			}
+		}
+		hs[k] = h
+	}
+	r := newTestRegistry(t, Config{CallTimeout: time.Minute, Handlers: map[string]HandlerFactory{"h": factoryOf(hs)}})
+	ss := map[string]*Session{}
+	for k := range hs {
+		s, err := r.Start(t.Context(), Spec{Key: k, Handler: "h"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ss[k] = s
+	}
+	call := func(s *Session, msg any) chan error {
+		c := make(chan error, 1)
+		go func() { _, err := s.Call(context.Background(), msg); c <- err }()
+		return c
+	}
+	queued := func(s *Session, n int) {
+		for deadline := time.Now().Add(10 * time.Second); s.Info().Mailbox < n; {
+			if time.Now().After(deadline) {
+				t.Fatalf("the mailbox of %s never held %d messages", s.ID(), n)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	// A call that panics, queued behind one that blocks, with a call and a cast behind it.
+	blocked := call(ss["call"], "block")
+	time.Sleep(5 * time.Millisecond) // "block" is running (it is handed over, not queued)
+	boom := call(ss["call"], "panic")
+	queued(ss["call"], 1)
+	after := call(ss["call"], "after")
+	queued(ss["call"], 2)
+	if err := ss["call"].Cast("c"); err != nil {
+		t.Fatal(err)
+	}
+	// A cast that panics, queued the same way on another session, with a call behind it.
+	blocked2 := call(ss["cast"], "block")
+	time.Sleep(5 * time.Millisecond)
+	if err := ss["cast"].Cast("panic"); err != nil {
+		t.Fatal(err)
+	}
+	after2 := call(ss["cast"], "after")
+	queued(ss["cast"], 2)
+	close(gate)
+	for what, c := range map[string]chan error{"blocked": blocked, "blocked2": blocked2} {
+		if err := <-c; err != nil {
+			t.Errorf("for the %s call, got %v", what, err)
+		}
+	}
+	if err := <-boom; !errors.Is(err, ErrCrashed) || !strings.Contains(err.Error(), "boom") {
+		t.Errorf("for the call that panicked, got %v, want the panic wrapping ErrCrashed", err)
+	}
+	for what, c := range map[string]chan error{"call": after, "cast": after2} {
+		if err := <-c; !errors.Is(err, ErrNotFound) || !errors.Is(err, ErrCrashed) {
+			t.Errorf("for the call behind the %s that panicked, got %v, want ErrNotFound and ErrCrashed", what, err)
+		}
+	}
+	for _, k := range []string{"call", "cast"} {
+		if reason := hs[k].waitEnded(t); reason != ErrCrashed {
+			t.Errorf("for the reason %s ended, got %v, want ErrCrashed", k, reason)
+		}
+	}
+	for i := range 100 { // the call goroutines still serve
+		if got, err := ss["other"].Call(t.Context(), i); err != nil || got != i {
+			t.Fatalf("for call %d to another session, got %v, %v", i, got, err)
+		}
+	}
+	if st := r.Stats(); st.Crashed != 2 || st.Live != 1 {
+		t.Errorf("for Stats, got %d crashed %d live, want 2 1", st.Crashed, st.Live)
+	}
 }

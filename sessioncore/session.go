@@ -445,7 +445,8 @@ func (s *Session) release() {
 
 // runCall is a call goroutine's run of s: first, the call handed over with s (when first.w is
 // set), unless s ended meanwhile, then the mailbox.
-func (s *Session) runCall(first envelope) {
+func (s *Session) runCall(first envelope, g *callGoroutine) {
+	g.rest = nil
 	if first.w != nil {
 		s.mu.Lock()
 		if s.dead {
@@ -457,11 +458,9 @@ func (s *Session) runCall(first envelope) {
 			return
 		}
 		s.mu.Unlock()
-		if !s.process(first) {
-			return
-		}
+		s.process(first, g)
 	}
-	s.drain()
+	s.drainOn(g)
 }
 
 // drainBatch is how many messages a worker handles for one session before requeueing it, so
@@ -470,7 +469,10 @@ const drainBatch = 64
 
 // drain runs queued messages as the session's owner, taking the whole mailbox under one lock
 // and handling it without the lock, so senders and the owner rarely contend.
-func (s *Session) drain() {
+func (s *Session) drain() { s.drainOn(nil) }
+
+// drainOn is drain on call goroutine g, or on a worker (g nil).
+func (s *Session) drainOn(g *callGoroutine) {
 	var batch []envelope
 	for done := 0; ; {
 		s.mu.Lock()
@@ -497,7 +499,10 @@ func (s *Session) drain() {
 		s.mu.Unlock()
 		for i, e := range batch {
 			batch[i] = envelope{}
-			if !s.process(e) {
+			if g != nil {
+				g.rest = batch[i+1:] // for its recover, if this one panics
+			}
+			if !s.process(e, g) {
 				s.failCalls(batch[i+1:])
 				return
 			}
@@ -506,9 +511,17 @@ func (s *Session) drain() {
 	}
 }
 
-// process handles one queued message; false when the handler crashed.
-func (s *Session) process(e envelope) bool {
+// process handles one queued message; false when the handler crashed. On a call goroutine (g
+// set) the handler runs without a recover of its own: a panic unwinds to the goroutine's (see
+// runCalls), which ends the session as invokeCall's caller would.
+func (s *Session) process(e envelope, g *callGoroutine) bool {
 	if e.w == nil {
+		if g != nil {
+			g.w, g.inHandler = nil, true
+			s.handleCast(e.msg)
+			g.inHandler = false
+			return true
+		}
 		if s.invokeCast(e.msg) {
 			s.crash()
 			return false
@@ -526,6 +539,19 @@ func (s *Session) process(e envelope) bool {
 			return true
 		}
 	}
+	if g != nil {
+		g.w, g.st, g.inHandler = w, st, true
+		var reply any
+		var err error
+		if s.handler != nil { // (handleCall, which is not inlined)
+			reply, err = s.handler.HandleCall(w.ctx, e.msg)
+		} else {
+			reply, err = s.defaultCall(e.msg)
+		}
+		g.inHandler = false
+		w.answer(st, callResult{reply, err})
+		return true
+	}
 	reply, err, crashed := s.invokeCall(w.ctx, e.msg)
 	w.answer(st, callResult{reply, err})
 	if crashed {
@@ -535,18 +561,33 @@ func (s *Session) process(e envelope) bool {
 	return true
 }
 
+func (s *Session) handleCall(ctx context.Context, msg any) (any, error) {
+	if s.handler == nil {
+		return s.defaultCall(msg)
+	}
+	return s.handler.HandleCall(ctx, msg)
+}
+
+func (s *Session) handleCast(msg any) {
+	if s.handler == nil {
+		s.defaultCast(msg)
+	} else {
+		s.handler.HandleCast(msg)
+	}
+}
+
+// panicked is the error of a call whose handler panicked with p.
+func (s *Session) panicked(p any) error {
+	return fmt.Errorf("session %s: handler panicked: %v: %w", s.id, p, ErrCrashed)
+}
+
 func (s *Session) invokeCall(ctx context.Context, msg any) (reply any, err error, crashed bool) {
 	defer func() {
 		if p := recover(); p != nil {
-			reply, crashed = nil, true
-			err = fmt.Errorf("session %s: handler panicked: %v: %w", s.id, p, ErrCrashed)
+			reply, err, crashed = nil, s.panicked(p), true
 		}
 	}()
-	if s.handler == nil {
-		reply, err = s.defaultCall(msg)
-	} else {
-		reply, err = s.handler.HandleCall(ctx, msg)
-	}
+	reply, err = s.handleCall(ctx, msg)
 	return reply, err, false
 }
 
@@ -556,11 +597,7 @@ func (s *Session) invokeCast(msg any) (crashed bool) {
 			crashed = true
 		}
 	}()
-	if s.handler == nil {
-		s.defaultCast(msg)
-	} else {
-		s.handler.HandleCast(msg)
-	}
+	s.handleCast(msg)
 	return false
 }
 
