@@ -459,6 +459,13 @@ func (s *Session) runCall(first envelope, g *callGoroutine) {
 		}
 		s.mu.Unlock()
 		s.process(first, g)
+		s.mu.Lock()
+		if !s.dead && s.queuedLocked() == 0 { // the one call was all: done (drainOn, shorter)
+			s.busy = false
+			s.mu.Unlock()
+			return
+		}
+		s.mu.Unlock()
 	}
 	s.drainOn(g)
 }
