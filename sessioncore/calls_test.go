@@ -299,3 +299,98 @@ func TestCallGoroutineSurvivesPanics(t *testing.T) {
 		t.Errorf("for Stats, got %d crashed %d live, want 2 1", st.Crashed, st.Live)
 	}
 }
+
+// TestCloseWithCallsInFlight: Close while callers (with and without cancellable contexts and
+// deadlines) call sessions whose handlers take a while. Every call returns, with a reply or
+// an expected error; Close returns only once no handler runs, and none starts after it; every
+// session's Terminate runs once. Run with -race (goleak checks the goroutines).
+func TestCloseWithCallsInFlight(t *testing.T) {
+	var running, afterClose, ended atomic.Int64
+	var closed atomic.Bool
+	factory := func(string, any) (Handler, error) {
+		h := newFuncHandler()
+		h.call = func(_ context.Context, msg any) (any, error) {
+			running.Add(1)
+			defer running.Add(-1)
+			if closed.Load() {
+				afterClose.Add(1)
+			}
+			if msg.(int)%7 == 0 {
+				time.Sleep(time.Duration(msg.(int)%3) * time.Millisecond)
+			}
+			return msg, nil
+		}
+		return endCounter{h, &ended}, nil
+	}
+	r, err := New(Config{
+		CallTimeout: 2 * time.Millisecond, ClockResolution: time.Millisecond, MailboxSize: 1024,
+		Handlers: map[string]HandlerFactory{"h": factory},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const sessions, callers = 4, 8
+	ss := make([]*Session, sessions)
+	for i := range ss {
+		if ss[i], err = r.Start(t.Context(), Spec{Handler: "h"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	var calls atomic.Int64
+	for c := range callers {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(c), 2))
+			for i := 0; ; i++ {
+				msg := c*1_000_000 + i
+				ctx, cancel := context.Background(), context.CancelFunc(func() {})
+				switch rng.IntN(3) {
+				case 1:
+					ctx, cancel = context.WithCancel(context.Background())
+					if rng.IntN(2) == 0 {
+						cancel()
+					}
+				case 2:
+					ctx, cancel = context.WithTimeout(context.Background(), time.Duration(rng.IntN(1500))*time.Microsecond)
+				}
+				got, err := ss[rng.IntN(sessions)].Call(ctx, msg)
+				cancel()
+				calls.Add(1)
+				switch {
+				case err == nil:
+					if got != msg {
+						t.Errorf("for call %d, got reply %v", msg, got)
+					}
+				case errors.Is(err, ErrClosed):
+					return
+				case errors.Is(err, ErrNotFound), errors.Is(err, ErrCallTimeout),
+					errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+				default:
+					t.Errorf("for call %d, got error %v", msg, err)
+				}
+			}
+		})
+	}
+	time.Sleep(30 * time.Millisecond)
+	_ = r.Close()
+	closed.Store(true)
+	if n := running.Load(); n != 0 {
+		t.Errorf("after Close returned, %d handlers still run", n)
+	}
+	wg.Wait()
+	t.Logf("%d calls", calls.Load())
+	if n := afterClose.Load(); n != 0 {
+		t.Errorf("%d handlers started after Close returned", n)
+	}
+	if n := ended.Load(); n != sessions {
+		t.Errorf("for the sessions terminated by Close, got %d, want %d", n, sessions)
+	}
+}
+
+// endCounter counts Terminate calls of the handler it wraps.
+type endCounter struct {
+	*funcHandler
+	n *atomic.Int64
+}
+
+func (h endCounter) Terminate(reason error) { h.n.Add(1); h.funcHandler.Terminate(reason) }
