@@ -83,17 +83,16 @@ func (r *Registry) putWaiter(w *waiter) {
 	r.waiters.Put(w)
 }
 
-// callDeadline returns the CallTimeout deadline of a call with ctx (-1: ctx has a deadline of
-// its own) and ctx's Done channel. Note: a ctx that is never done (context.Background) has no
-// deadline either, so the Deadline call is only made for one that can be.
-func (r *Registry) callDeadline(ctx context.Context) (int64, <-chan struct{}) {
-	done := ctx.Done()
+// callDeadline returns the CallTimeout deadline of a call with ctx, whose Done channel is done
+// (-1: ctx has a deadline of its own). Note: a ctx that is never done (context.Background) has
+// no deadline either, so Call makes the Deadline call only for one that can be (done set).
+func (r *Registry) callDeadline(ctx context.Context, done <-chan struct{}) int64 {
 	if done != nil {
 		if _, ok := ctx.Deadline(); ok {
-			return -1, done
+			return -1
 		}
 	}
-	return r.mono.Load() + r.callTimeout, done
+	return r.mono.Load() + r.callTimeout
 }
 
 // begin starts a new call on w and returns its pending state. deadline is its CallTimeout
@@ -160,7 +159,13 @@ func (l *callList) link(w *waiter, i int) {
 // w is linked in its wheel already (the ticker moves it to the slot of this deadline when its
 // slot comes), or the caller links it now.
 func (r *Registry) arm(w *waiter, st uint64) {
-	if !w.linked.Load() && w.linked.CompareAndSwap(false, true) {
+	if !w.linked.Load() {
+		r.linkNew(w, st) // out of line, so that arm is inlined
+	}
+}
+
+func (r *Registry) linkNew(w *waiter, st uint64) {
+	if w.linked.CompareAndSwap(false, true) {
 		r.calls[w.list&uint32(len(r.calls)-1)].link(w, r.slotOf(st>>2))
 	}
 }
@@ -277,6 +282,11 @@ func (r *Registry) goCall(s *Session, first envelope) {
 		g.next <- s
 		return
 	}
+	r.goCallIdle(s, first) // out of line, so that goCall is inlined
+}
+
+// goCallIdle is goCall when r.hot holds no goroutine.
+func (r *Registry) goCallIdle(s *Session, first envelope) {
 	r.idleMu.Lock()
 	if n := len(r.idle); n > 0 {
 		g := r.idle[n-1]

@@ -79,10 +79,12 @@ func (s *Session) Touch() {
 	if s.lastActive.Load() != now { // within one tick, a busy session's line stays shared
 		s.lastActive.Store(now)
 	}
-	if p := s.reg.cfg.Persister; p != nil {
-		p.Touch(s.id, time.Unix(0, now))
+	if s.reg.cfg.Persister != nil {
+		s.persistTouch(now) // out of line, so that Touch is inlined
 	}
 }
+
+func (s *Session) persistTouch(now int64) { s.reg.cfg.Persister.Touch(s.id, time.Unix(0, now)) }
 
 // Expired reports whether the session's idle TTL or lifetime has run out by the registry's
 // coarse clock. An expired session stays reachable until the next sweep.
@@ -163,7 +165,11 @@ func (s *Session) Call(ctx context.Context, msg any) (any, error) {
 	var deadline int64
 	var done <-chan struct{}
 	if !inlinable {
-		deadline, done = r.callDeadline(ctx)
+		if done = ctx.Done(); done == nil {
+			deadline = r.mono.Load() + r.callTimeout // (callDeadline, inlined by hand)
+		} else {
+			deadline = r.callDeadline(ctx, done)
+		}
 	}
 	s.mu.Lock()
 	if s.dead {
@@ -199,7 +205,8 @@ func (s *Session) Call(ctx context.Context, msg any) (any, error) {
 		return nil, ErrMailboxFull
 	}
 	if inlinable {
-		deadline, done = r.callDeadline(ctx)
+		done = ctx.Done()
+		deadline = r.callDeadline(ctx, done)
 	}
 	x := s.extLocked()
 	w := x.w.Swap(nil)
@@ -223,9 +230,22 @@ func (s *Session) Call(ctx context.Context, msg any) (any, error) {
 		r.tasks.Add(1)
 	}
 	s.mu.Unlock()
-	s.Touch()
+	// s.Touch() and r.goCall(s, first), inlined by hand (the compiler does not: too large)
+	// for the call to an idle session.
+	now := r.now.Load()
+	if s.lastActive.Load() != now {
+		s.lastActive.Store(now)
+	}
+	if r.cfg.Persister != nil {
+		s.persistTouch(now)
+	}
 	if sched {
-		r.goCall(s, first)
+		if g := r.hot.Load(); g != nil && g != stoppedCaller && r.hot.CompareAndSwap(g, nil) {
+			g.first = first
+			g.next <- s
+		} else {
+			r.goCallIdle(s, first)
+		}
 	}
 	if deadline >= 0 {
 		r.arm(w, st)
