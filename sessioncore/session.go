@@ -29,18 +29,43 @@ type Session struct {
 	state atomic.Uint32
 
 	mu     sync.Mutex
-	busy   bool  // someone (an inline caller or a worker) owns the handler
-	dead   bool  // ended; never runs a handler again
-	reason uint8 // why it ended (reasons index)
+	busy   bool          // someone (an inline caller or a worker) owns the handler
+	dead   bool          // ended; never runs a handler again
+	reason uint8         // why it ended (reasons index)
+	ws     atomic.Uint32 // the state of ext.w (waiterInUse, also while nil; waiterFree, waiterLost)
 	ext    *sessionExt
 }
 
 // sessionExt holds what an idle session rarely needs, allocated on first use.
 type sessionExt struct {
-	q     []envelope             // mailbox, oldest first
-	spare []envelope             // the buffer the owner gave back, reused by the next take
-	kv    map[string]any         // the default handler's store
-	w     atomic.Pointer[waiter] // a spare waiter, of the session's last call (see getWaiter)
+	q     []envelope     // mailbox, oldest first
+	spare []envelope     // the buffer the owner gave back, reused by the next take
+	kv    map[string]any // the default handler's store
+	// w is the session's own waiter, which its calls reuse one at a time (nil: none yet; set
+	// under mu); Session.ws says whether a call uses it. Note: a flag beside a fixed pointer
+	// rather than an atomic pointer swapped out and back in: pointer atomics are calls into the
+	// runtime (for the write barrier), ~20 instructions each against a few for an integer.
+	// (The flag is in the Session, in what was padding, so this stays 64 B.)
+	w *waiter
+}
+
+// The states of a session's own waiter (Session.ws).
+const (
+	waiterInUse = iota // by a call
+	waiterFree         // for the next call
+	waiterLost         // its call timed out or was given up: the next call replaces it
+)
+
+// freeOwnWaiterLocked gives the session's own waiter, unless a call uses it, back to the pool.
+func (s *Session) freeOwnWaiterLocked(x *sessionExt) {
+	switch {
+	case x.w == nil:
+	case s.ws.CompareAndSwap(waiterFree, waiterInUse):
+		s.reg.putWaiter(x.w)
+		x.w = nil
+	case s.ws.CompareAndSwap(waiterLost, waiterInUse):
+		x.w = nil
+	}
 }
 
 // envelope is a queued message; w is nil for a cast.
@@ -209,9 +234,14 @@ func (s *Session) Call(ctx context.Context, msg any) (any, error) {
 		deadline = r.callDeadline(ctx, done)
 	}
 	x := s.extLocked()
-	w := x.w.Swap(nil)
-	if w == nil {
+	w, own := x.w, true
+	switch {
+	case s.ws.CompareAndSwap(waiterFree, waiterInUse):
+	case w == nil || s.ws.CompareAndSwap(waiterLost, waiterInUse):
 		w = r.getWaiter()
+		x.w = w
+	default: // another call uses it
+		w, own = r.getWaiter(), false
 	}
 	st := w.begin(ctx, done, deadline)
 	// A call to an idle session with an empty mailbox is handed to its call goroutine with the
@@ -266,16 +296,23 @@ func (s *Session) Call(ctx context.Context, msg any) (any, error) {
 			}
 		}
 	}
+	// Note: w is reused only when the owner answered (it is then done with it); when the
+	// caller gave up or the ticker answered, the owner may still hold w in the mailbox.
+	lost := gaveUp || res.err == errTimedOut
 	switch {
-	case gaveUp:
-		// Note: w is not reused (here and below): the owner may still hold it in the mailbox.
-		res.err = fmt.Errorf("calling session %s: %w", s.id, ctx.Err())
-	case res.err == errTimedOut:
-		res.err = fmt.Errorf("calling session %s: %w", s.id, ErrCallTimeout)
-	default: // the owner answered and is done with w
+	case own && lost:
+		s.ws.Store(waiterLost)
+	case own:
 		w.ctx = nil
-		if !x.w.CompareAndSwap(nil, w) {
-			r.putWaiter(w)
+		s.ws.Store(waiterFree)
+	case !lost:
+		r.putWaiter(w)
+	}
+	if lost {
+		if gaveUp {
+			res.err = fmt.Errorf("calling session %s: %w", s.id, ctx.Err())
+		} else {
+			res.err = fmt.Errorf("calling session %s: %w", s.id, ErrCallTimeout)
 		}
 	}
 	if res.err != nil {
@@ -436,9 +473,7 @@ func (s *Session) trim() {
 	s.mu.Lock()
 	if x := s.ext; x != nil && !s.busy && len(x.q) == 0 {
 		x.q, x.spare = nil, nil
-		if w := x.w.Swap(nil); w != nil {
-			s.reg.putWaiter(w)
-		}
+		s.freeOwnWaiterLocked(x)
 	}
 	s.mu.Unlock()
 }
@@ -677,11 +712,10 @@ func (s *Session) finishDead(q []envelope) {
 // finishDeadWith is finishDead for the one who marked s dead with reason (no lock to read it).
 func (s *Session) finishDeadWith(q []envelope, reason error) {
 	s.failCallsWith(q, reason)
-	// Nobody sets s.ext once s is dead (Call and Cast check first), so it is read unlocked.
+	// Once s is dead no call takes its own waiter and nobody sets s.ext (Call and Cast check
+	// first), so both are used here without the lock.
 	if x := s.ext; x != nil {
-		if w := x.w.Swap(nil); w != nil {
-			s.reg.putWaiter(w) // for the next session's first call
-		}
+		s.freeOwnWaiterLocked(x) // for the next session's first call
 	}
 	if s.handler != nil {
 		func() {
