@@ -605,7 +605,7 @@ func (s *Session) process(e envelope, g *callGoroutine) bool {
 		g.w, g.st, g.inHandler = w, st, true
 		var reply any
 		var err error
-		if s.handler != nil { // (handleCall, which is not inlined)
+		if s.handler != nil { // written out: a function for it would not be inlined
 			reply, err = s.handler.HandleCall(w.ctx, e.msg)
 		} else {
 			reply, err = s.defaultCall(e.msg)
@@ -621,13 +621,6 @@ func (s *Session) process(e envelope, g *callGoroutine) bool {
 		return false
 	}
 	return true
-}
-
-func (s *Session) handleCall(ctx context.Context, msg any) (any, error) {
-	if s.handler == nil {
-		return s.defaultCall(msg)
-	}
-	return s.handler.HandleCall(ctx, msg)
 }
 
 func (s *Session) handleCast(msg any) {
@@ -649,7 +642,11 @@ func (s *Session) invokeCall(ctx context.Context, msg any) (reply any, err error
 			reply, err, crashed = nil, s.panicked(p), true
 		}
 	}()
-	reply, err = s.handleCall(ctx, msg)
+	if s.handler == nil { // written out, as in process
+		reply, err = s.defaultCall(msg)
+	} else {
+		reply, err = s.handler.HandleCall(ctx, msg)
+	}
 	return reply, err, false
 }
 
