@@ -258,7 +258,7 @@ type callGoroutine struct {
 	first envelope
 
 	// What it runs, for its recover (see runCalls): the session, the message whose handler
-	// is running (w nil: a cast) and the rest of the batch taken with it.
+	// is running (w nil: a cast) and the batch taken with it (its handled messages cleared).
 	s         *Session
 	w         *waiter
 	st        uint64

@@ -185,24 +185,13 @@ func (s *Session) Call(ctx context.Context, msg any) (any, error) {
 		t0 = time.Now()
 	}
 	r.st.calls.Add(1)
-	// A call that cannot be inline prepares its waiter before taking the session's lock.
-	inlinable := s.handler == nil || r.cfg.InlineCalls
-	var deadline int64
-	var done <-chan struct{}
-	if !inlinable {
-		if done = ctx.Done(); done == nil {
-			deadline = r.mono.Load() + r.callTimeout // (callDeadline, inlined by hand)
-		} else {
-			deadline = r.callDeadline(ctx, done)
-		}
-	}
 	s.mu.Lock()
 	if s.dead {
 		s.mu.Unlock()
 		r.st.errors.Add(1)
 		return nil, ErrNotFound
 	}
-	if inlinable && !s.busy && s.queuedLocked() == 0 {
+	if !s.busy && (s.handler == nil || r.cfg.InlineCalls) && s.queuedLocked() == 0 {
 		s.busy = true
 		s.mu.Unlock()
 		s.Touch()
@@ -229,8 +218,9 @@ func (s *Session) Call(ctx context.Context, msg any) (any, error) {
 		}
 		return nil, ErrMailboxFull
 	}
-	if inlinable {
-		done = ctx.Done()
+	deadline := r.mono.Load() + r.callTimeout // (callDeadline, inlined by hand)
+	done := ctx.Done()
+	if done != nil {
 		deadline = r.callDeadline(ctx, done)
 	}
 	x := s.extLocked()
@@ -513,7 +503,7 @@ func (s *Session) runCall(first envelope, g *callGoroutine) {
 			return
 		}
 		s.mu.Unlock()
-		s.process(first, g)
+		s.processOn(first, g)
 		s.mu.Lock()
 		if !s.dead && s.queuedLocked() == 0 { // the one call was all: done (drainOn, shorter)
 			s.busy = false
@@ -559,11 +549,13 @@ func (s *Session) drainOn(g *callGoroutine) {
 		}
 		batch = s.takeQueueLocked()
 		s.mu.Unlock()
+		if g != nil {
+			// For its recover, if a handler panics: the messages not handled yet are those
+			// not cleared below (failCalls skips the cleared ones).
+			g.rest = batch
+		}
 		for i, e := range batch {
 			batch[i] = envelope{}
-			if g != nil {
-				g.rest = batch[i+1:] // for its recover, if this one panics
-			}
 			if !s.process(e, g) {
 				s.failCalls(batch[i+1:])
 				return
@@ -574,16 +566,13 @@ func (s *Session) drainOn(g *callGoroutine) {
 }
 
 // process handles one queued message; false when the handler crashed. On a call goroutine (g
-// set) the handler runs without a recover of its own: a panic unwinds to the goroutine's (see
-// runCalls), which ends the session as invokeCall's caller would.
+// set) it is processOn.
 func (s *Session) process(e envelope, g *callGoroutine) bool {
+	if g != nil {
+		s.processOn(e, g)
+		return true
+	}
 	if e.w == nil {
-		if g != nil {
-			g.w, g.inHandler = nil, true
-			s.handleCast(e.msg)
-			g.inHandler = false
-			return true
-		}
 		if s.invokeCast(e.msg) {
 			s.crash()
 			return false
@@ -592,27 +581,8 @@ func (s *Session) process(e envelope, g *callGoroutine) bool {
 	}
 	w := e.w
 	st := w.state.Load()
-	if st&1 != 0 {
-		return true // the caller gave up or timed out: do not run the handler
-	}
-	if w.cancellable {
-		if err := w.ctx.Err(); err != nil {
-			w.answer(st, callResult{err: fmt.Errorf("calling session %s: %w", s.id, err)})
-			return true
-		}
-	}
-	if g != nil {
-		g.w, g.st, g.inHandler = w, st, true
-		var reply any
-		var err error
-		if s.handler != nil { // written out: a function for it would not be inlined
-			reply, err = s.handler.HandleCall(w.ctx, e.msg)
-		} else {
-			reply, err = s.defaultCall(e.msg)
-		}
-		g.inHandler = false
-		w.answer(st, callResult{reply, err})
-		return true
+	if st&answeredBit != 0 || w.cancellable && !s.ctxReady(w, st) {
+		return true // the caller gave up, it timed out, or its ctx is done
 	}
 	reply, err, crashed := s.invokeCall(w.ctx, e.msg)
 	w.answer(st, callResult{reply, err})
@@ -623,12 +593,44 @@ func (s *Session) process(e envelope, g *callGoroutine) bool {
 	return true
 }
 
-func (s *Session) handleCast(msg any) {
-	if s.handler == nil {
-		s.defaultCast(msg)
-	} else {
-		s.handler.HandleCast(msg)
+// processOn is process on call goroutine g: the handler runs without a recover of its own, a
+// panic unwinds to the goroutine's (see runCalls), which ends the session as process would.
+func (s *Session) processOn(e envelope, g *callGoroutine) {
+	if e.w == nil {
+		g.w, g.inHandler = nil, true
+		if s.handler != nil {
+			s.handler.HandleCast(e.msg)
+		} else {
+			s.defaultCast(e.msg)
+		}
+		g.inHandler = false
+		return
 	}
+	w := e.w
+	st := w.state.Load()
+	if st&answeredBit != 0 || w.cancellable && !s.ctxReady(w, st) {
+		return // as in process
+	}
+	g.w, g.st, g.inHandler = w, st, true
+	var reply any
+	var err error
+	if s.handler != nil { // written out: a function for it would not be inlined
+		reply, err = s.handler.HandleCall(w.ctx, e.msg)
+	} else {
+		reply, err = s.defaultCall(e.msg)
+	}
+	g.inHandler = false
+	w.answer(st, callResult{reply, err})
+}
+
+// ctxReady reports whether the ctx of w's call, pending in state st, is not done; when it is,
+// it answers the call with ctx's error.
+func (s *Session) ctxReady(w *waiter, st uint64) bool {
+	if err := w.ctx.Err(); err != nil {
+		w.answer(st, callResult{err: fmt.Errorf("calling session %s: %w", s.id, err)})
+		return false
+	}
+	return true
 }
 
 // panicked is the error of a call whose handler panicked with p.
@@ -656,7 +658,11 @@ func (s *Session) invokeCast(msg any) (crashed bool) {
 			crashed = true
 		}
 	}()
-	s.handleCast(msg)
+	if s.handler == nil { // written out, as in process
+		s.defaultCast(msg)
+	} else {
+		s.handler.HandleCast(msg)
+	}
 	return false
 }
 
