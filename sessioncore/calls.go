@@ -266,27 +266,18 @@ type callGoroutine struct {
 	inHandler bool
 }
 
-// goCall runs s's call, on a goroutine of its own (a call to a user handler must be
+// goCall runs s's call on a goroutine of its own (a call to a user handler must be
 // interruptible by the caller's timeout, so it never waits for a shared worker that another
 // handler may block): the goroutine parked last when one waits, else a new one. first is the
 // call handed over with s (no w: the calls are in the mailbox). The caller has counted the
-// task in r.tasks.
+// task in r.tasks, and has tried r.hot itself: Call writes that step out (a CAS on r.hot,
+// then the hand-off; as a function it was not inlined), and goCall is the rest.
 // Note: Go has no goroutine cache; waking a parked goroutine costs a channel hand-off,
 // starting one also a stack and its scheduling, which was most of a call's round trip. The
 // parked ones wait on a channel of their own with a plain receive (the registry's stop is sent
 // to each as nil) instead of a select on a shared channel and the stop channel, and the one
 // parked last waits in r.hot, taken with one CAS instead of a lock and an unlock.
 func (r *Registry) goCall(s *Session, first envelope) {
-	if g := r.hot.Load(); g != nil && g != stoppedCaller && r.hot.CompareAndSwap(g, nil) {
-		g.first = first
-		g.next <- s
-		return
-	}
-	r.goCallIdle(s, first) // out of line, so that goCall is inlined
-}
-
-// goCallIdle is goCall when r.hot holds no goroutine.
-func (r *Registry) goCallIdle(s *Session, first envelope) {
 	r.idleMu.Lock()
 	if n := len(r.idle); n > 0 {
 		g := r.idle[n-1]

@@ -104,12 +104,10 @@ func (s *Session) Touch() {
 	if s.lastActive.Load() != now { // within one tick, a busy session's line stays shared
 		s.lastActive.Store(now)
 	}
-	if s.reg.cfg.Persister != nil {
-		s.persistTouch(now) // out of line, so that Touch is inlined
+	if p := s.reg.cfg.Persister; p != nil {
+		p.Touch(s.id, time.Unix(0, now))
 	}
 }
-
-func (s *Session) persistTouch(now int64) { s.reg.cfg.Persister.Touch(s.id, time.Unix(0, now)) }
 
 // Expired reports whether the session's idle TTL or lifetime has run out by the registry's
 // coarse clock. An expired session stays reachable until the next sweep.
@@ -250,21 +248,21 @@ func (s *Session) Call(ctx context.Context, msg any) (any, error) {
 		r.tasks.Add(1)
 	}
 	s.mu.Unlock()
-	// s.Touch() and r.goCall(s, first), inlined by hand (the compiler does not: too large)
-	// for the call to an idle session.
+	// s.Touch(), and for a call to an idle session the first step of goCall (see there),
+	// written out: the compiler does not inline them.
 	now := r.now.Load()
 	if s.lastActive.Load() != now {
 		s.lastActive.Store(now)
 	}
-	if r.cfg.Persister != nil {
-		s.persistTouch(now)
+	if p := r.cfg.Persister; p != nil {
+		p.Touch(s.id, time.Unix(0, now))
 	}
 	if sched {
 		if g := r.hot.Load(); g != nil && g != stoppedCaller && r.hot.CompareAndSwap(g, nil) {
 			g.first = first
 			g.next <- s
 		} else {
-			r.goCallIdle(s, first)
+			r.goCall(s, first)
 		}
 	}
 	if deadline >= 0 {
@@ -644,7 +642,7 @@ func (s *Session) invokeCall(ctx context.Context, msg any) (reply any, err error
 			reply, err, crashed = nil, s.panicked(p), true
 		}
 	}()
-	if s.handler == nil { // written out, as in process
+	if s.handler == nil { // written out, as in processOn
 		reply, err = s.defaultCall(msg)
 	} else {
 		reply, err = s.handler.HandleCall(ctx, msg)
@@ -658,7 +656,7 @@ func (s *Session) invokeCast(msg any) (crashed bool) {
 			crashed = true
 		}
 	}()
-	if s.handler == nil { // written out, as in process
+	if s.handler == nil { // written out, as in processOn
 		s.defaultCast(msg)
 	} else {
 		s.handler.HandleCast(msg)
