@@ -150,7 +150,48 @@ func BenchmarkCall(b *testing.B) {
 			perSecond(b, float64(b.N), "calls/s")
 		})
 	}
+	b.Run("handler=floor/ticker=none", func(b *testing.B) { benchCallFloor(b, 0) })
+	b.Run("handler=floor/ticker=5ms", func(b *testing.B) { benchCallFloor(b, 5*time.Millisecond) })
 	b.Run("handler=user/n=1", benchCallUser)
+}
+
+// benchCallFloor is the floor of handler=user/n=1, run beside it so that every run can state
+// the call as floor + overhead: the bare round trip of two goroutines over two buffered
+// channels, each parked on a plain receive (send a request, receive the reply). A call to a
+// user handler makes the same two hand-offs (caller → call goroutine → caller); what it costs
+// beyond this is the session's bookkeeping. With tick > 0 a goroutine waits on a time.Ticker
+// of that period meanwhile, as the registry's ticker does at the default ClockResolution: while
+// a P holds a timer, the scheduler reads the clock at every goroutine switch (the runtime's
+// timer check), which a registry's calls pay and the bare round trip does not.
+func benchCallFloor(b *testing.B, tick time.Duration) {
+	b.ReportAllocs()
+	if tick > 0 {
+		t, stop := time.NewTicker(tick), make(chan struct{})
+		go func() {
+			for {
+				select {
+				case <-t.C:
+				case <-stop:
+					return
+				}
+			}
+		}()
+		defer func() { t.Stop(); close(stop) }()
+	}
+	req, rep := make(chan int, 1), make(chan int, 1)
+	go func() {
+		for v := range req {
+			rep <- v
+		}
+	}()
+	defer close(req)
+	for b.Loop() {
+		req <- 1
+		if <-rep != 1 {
+			b.Fatal("wrong reply")
+		}
+	}
+	perSecond(b, float64(b.N), "calls/s")
 }
 
 // echoHandler answers every call with its message.

@@ -90,7 +90,7 @@ type Registry struct {
 	runq  chan *Session
 	stop  chan struct{}
 	wg    sync.WaitGroup // the registry's goroutines
-	tasks sync.WaitGroup // scheduled session runs, counted under the session's lock
+	tasks taskCount      // scheduled session runs, counted under the session's lock
 	// closed is set first by Close; calls, casts and starts after it return ErrClosed.
 	closed atomic.Bool
 
@@ -103,6 +103,7 @@ type Registry struct {
 	mono        atomic.Int64 // ns since epoch, refreshed every ClockResolution
 	callTimeout int64        // CallTimeout + ClockResolution, ns (see arm)
 	calls       []callList   // calls waiting with a CallTimeout deadline
+	waiters     sync.Pool    // of *waiter, this registry's (see getWaiter)
 
 	st counters
 }

@@ -29,9 +29,10 @@ type Session struct {
 	state atomic.Uint32
 
 	mu     sync.Mutex
-	busy   bool  // someone (an inline caller or a worker) owns the handler
-	dead   bool  // ended; never runs a handler again
-	reason uint8 // why it ended (reasons index)
+	busy   bool          // someone (an inline caller or a worker) owns the handler
+	dead   bool          // ended; never runs a handler again
+	reason uint8         // why it ended (reasons index)
+	ws     atomic.Uint32 // the state of ext.w (waiterInUse, also while nil; waiterFree, waiterLost)
 	ext    *sessionExt
 }
 
@@ -40,6 +41,31 @@ type sessionExt struct {
 	q     []envelope     // mailbox, oldest first
 	spare []envelope     // the buffer the owner gave back, reused by the next take
 	kv    map[string]any // the default handler's store
+	// w is the session's own waiter, which its calls reuse one at a time (nil: none yet; set
+	// under mu); Session.ws says whether a call uses it. Note: a flag beside a fixed pointer
+	// rather than an atomic pointer swapped out and back in: pointer atomics are calls into the
+	// runtime (for the write barrier), ~20 instructions each against a few for an integer.
+	// (The flag is in the Session, in what was padding, so this stays 64 B.)
+	w *waiter
+}
+
+// The states of a session's own waiter (Session.ws).
+const (
+	waiterInUse = iota // by a call
+	waiterFree         // for the next call
+	waiterLost         // its call timed out or was given up: the next call replaces it
+)
+
+// freeOwnWaiterLocked gives the session's own waiter, unless a call uses it, back to the pool.
+func (s *Session) freeOwnWaiterLocked(x *sessionExt) {
+	switch {
+	case x.w == nil:
+	case s.ws.CompareAndSwap(waiterFree, waiterInUse):
+		s.reg.putWaiter(x.w)
+		x.w = nil
+	case s.ws.CompareAndSwap(waiterLost, waiterInUse):
+		x.w = nil
+	}
 }
 
 // envelope is a queued message; w is nil for a cast.
@@ -190,10 +216,31 @@ func (s *Session) Call(ctx context.Context, msg any) (any, error) {
 		}
 		return nil, ErrMailboxFull
 	}
-	w := waiterPool.Get().(*waiter)
-	st := w.begin(ctx)
-	s.pushLocked(envelope{msg: msg, w: w})
+	deadline := r.mono.Load() + r.callTimeout // (callDeadline, inlined by hand)
+	done := ctx.Done()
+	if done != nil {
+		deadline = r.callDeadline(ctx, done)
+	}
+	x := s.extLocked()
+	w, own := x.w, true
+	switch {
+	case s.ws.CompareAndSwap(waiterFree, waiterInUse):
+	case w == nil || s.ws.CompareAndSwap(waiterLost, waiterInUse):
+		w = r.getWaiter()
+		x.w = w
+	default: // another call uses it
+		w, own = r.getWaiter(), false
+	}
+	st := w.begin(ctx, done, deadline)
+	// A call to an idle session with an empty mailbox is handed to its call goroutine with the
+	// session instead of through the mailbox; any other is queued.
+	var first envelope
 	sched := !s.busy
+	if sched && len(x.q) == 0 {
+		first = envelope{msg: msg, w: w}
+	} else {
+		x.q = append(x.q, envelope{msg: msg, w: w})
+	}
 	s.busy = true
 	if sched {
 		// Counted under the session's lock: Close ends this session (taking the lock) before
@@ -201,42 +248,60 @@ func (s *Session) Call(ctx context.Context, msg any) (any, error) {
 		r.tasks.Add(1)
 	}
 	s.mu.Unlock()
-	s.Touch()
-	_, hasDeadline := ctx.Deadline()
-	if !hasDeadline {
-		r.arm(w)
+	// s.Touch(), and for a call to an idle session the first step of goCall (see there),
+	// written out: the compiler does not inline them.
+	now := r.now.Load()
+	if s.lastActive.Load() != now {
+		s.lastActive.Store(now)
+	}
+	if p := r.cfg.Persister; p != nil {
+		p.Touch(s.id, time.Unix(0, now))
 	}
 	if sched {
-		r.goCall(s)
+		if g := r.hot.Load(); g != nil && g != stoppedCaller && r.hot.CompareAndSwap(g, nil) {
+			g.first = first
+			g.next <- s
+		} else {
+			r.goCall(s, first)
+		}
+	}
+	if deadline >= 0 {
+		r.arm(w, st)
 	}
 	var res callResult
 	gaveUp := false
-	if done := ctx.Done(); done == nil {
-		res = <-w.ch
+	if done == nil {
+		<-w.ch
+		res = w.result()
 	} else {
 		select {
-		case res = <-w.ch:
+		case <-w.ch:
+			res = w.result()
 		case <-done:
-			if gaveUp = w.state.CompareAndSwap(st, st|1); !gaveUp {
-				res = <-w.ch // answered meanwhile: the answer is on its way
+			if gaveUp = w.state.CompareAndSwap(st, st|answeredBit); !gaveUp {
+				<-w.ch // answered meanwhile: the answer is on its way
+				res = w.result()
 			}
 		}
 	}
+	// Note: w is reused only when the owner answered (it is then done with it); when the
+	// caller gave up or the ticker answered, the owner may still hold w in the mailbox.
+	lost := gaveUp || res.err == errTimedOut
 	switch {
-	case gaveUp:
-		// Note: w is not reused (here and below): the owner may still hold it in the mailbox.
-		if !hasDeadline {
-			r.disarm(w)
-		}
-		res.err = fmt.Errorf("calling session %s: %w", s.id, ctx.Err())
-	case res.err == errTimedOut: // the ticker took w off its list
-		res.err = fmt.Errorf("calling session %s: %w", s.id, ErrCallTimeout)
-	default: // the owner answered and is done with w
-		if !hasDeadline {
-			r.disarm(w)
-		}
+	case own && lost:
+		s.ws.Store(waiterLost)
+	case own:
 		w.ctx = nil
-		waiterPool.Put(w)
+		s.ws.Store(waiterFree)
+	case !lost:
+		r.putWaiter(w)
+	}
+	if lost {
+		if gaveUp {
+			res.err = fmt.Errorf("calling session %s: %w", s.id, ctx.Err())
+		} else {
+			res.err = fmt.Errorf("calling session %s: %w", s.id, ErrCallTimeout)
+		}
 	}
 	if res.err != nil {
 		r.st.errors.Add(1)
@@ -389,13 +454,14 @@ func (s *Session) idleLocked() {
 	}
 }
 
-// trim frees an idle session's mailbox buffers. The expiry sweep calls it when it re-buckets a
-// session that is still in use, so a session that goes quiet gives its buffers back within one
-// TTL.
+// trim frees an idle session's mailbox buffers and gives its spare waiter back to the pool. The
+// expiry sweep calls it when it re-buckets a session that is still in use, so a session that
+// goes quiet gives its buffers back within one TTL.
 func (s *Session) trim() {
 	s.mu.Lock()
 	if x := s.ext; x != nil && !s.busy && len(x.q) == 0 {
 		x.q, x.spare = nil, nil
+		s.freeOwnWaiterLocked(x)
 	}
 	s.mu.Unlock()
 }
@@ -420,13 +486,43 @@ func (s *Session) release() {
 	s.mu.Unlock()
 }
 
+// runCall is a call goroutine's run of s: first, the call handed over with s (when first.w is
+// set), unless s ended meanwhile, then the mailbox.
+func (s *Session) runCall(first envelope, g *callGoroutine) {
+	g.rest = nil
+	if first.w != nil {
+		s.mu.Lock()
+		if s.dead {
+			q := s.takeQueueLocked()
+			reason := reasons[s.reason]
+			s.mu.Unlock()
+			s.failCallWith(first, reason)
+			s.finishDeadWith(q, reason)
+			return
+		}
+		s.mu.Unlock()
+		s.processOn(first, g)
+		s.mu.Lock()
+		if !s.dead && s.queuedLocked() == 0 { // the one call was all: done (drainOn, shorter)
+			s.busy = false
+			s.mu.Unlock()
+			return
+		}
+		s.mu.Unlock()
+	}
+	s.drainOn(g)
+}
+
 // drainBatch is how many messages a worker handles for one session before requeueing it, so
 // one flooded session does not starve the others.
 const drainBatch = 64
 
 // drain runs queued messages as the session's owner, taking the whole mailbox under one lock
 // and handling it without the lock, so senders and the owner rarely contend.
-func (s *Session) drain() {
+func (s *Session) drain() { s.drainOn(nil) }
+
+// drainOn is drain on call goroutine g, or on a worker (g nil).
+func (s *Session) drainOn(g *callGoroutine) {
 	var batch []envelope
 	for done := 0; ; {
 		s.mu.Lock()
@@ -451,9 +547,14 @@ func (s *Session) drain() {
 		}
 		batch = s.takeQueueLocked()
 		s.mu.Unlock()
+		if g != nil {
+			// For its recover, if a handler panics: the messages not handled yet are those
+			// not cleared below (failCalls skips the cleared ones).
+			g.rest = batch
+		}
 		for i, e := range batch {
 			batch[i] = envelope{}
-			if !s.process(e) {
+			if !s.process(e, g) {
 				s.failCalls(batch[i+1:])
 				return
 			}
@@ -462,8 +563,13 @@ func (s *Session) drain() {
 	}
 }
 
-// process handles one queued message; false when the handler crashed.
-func (s *Session) process(e envelope) bool {
+// process handles one queued message; false when the handler crashed. On a call goroutine (g
+// set) it is processOn.
+func (s *Session) process(e envelope, g *callGoroutine) bool {
+	if g != nil {
+		s.processOn(e, g)
+		return true
+	}
 	if e.w == nil {
 		if s.invokeCast(e.msg) {
 			s.crash()
@@ -473,12 +579,8 @@ func (s *Session) process(e envelope) bool {
 	}
 	w := e.w
 	st := w.state.Load()
-	if st&1 != 0 {
-		return true // the caller gave up or timed out: do not run the handler
-	}
-	if err := w.ctx.Err(); err != nil {
-		w.answer(st, callResult{err: fmt.Errorf("calling session %s: %w", s.id, err)})
-		return true
+	if st&answeredBit != 0 || w.cancellable && !s.ctxReady(w, st) {
+		return true // the caller gave up, it timed out, or its ctx is done
 	}
 	reply, err, crashed := s.invokeCall(w.ctx, e.msg)
 	w.answer(st, callResult{reply, err})
@@ -489,14 +591,58 @@ func (s *Session) process(e envelope) bool {
 	return true
 }
 
+// processOn is process on call goroutine g: the handler runs without a recover of its own, a
+// panic unwinds to the goroutine's (see runCalls), which ends the session as process would.
+func (s *Session) processOn(e envelope, g *callGoroutine) {
+	if e.w == nil {
+		g.w, g.inHandler = nil, true
+		if s.handler != nil {
+			s.handler.HandleCast(e.msg)
+		} else {
+			s.defaultCast(e.msg)
+		}
+		g.inHandler = false
+		return
+	}
+	w := e.w
+	st := w.state.Load()
+	if st&answeredBit != 0 || w.cancellable && !s.ctxReady(w, st) {
+		return // as in process
+	}
+	g.w, g.st, g.inHandler = w, st, true
+	var reply any
+	var err error
+	if s.handler != nil { // written out: a function for it would not be inlined
+		reply, err = s.handler.HandleCall(w.ctx, e.msg)
+	} else {
+		reply, err = s.defaultCall(e.msg)
+	}
+	g.inHandler = false
+	w.answer(st, callResult{reply, err})
+}
+
+// ctxReady reports whether the ctx of w's call, pending in state st, is not done; when it is,
+// it answers the call with ctx's error.
+func (s *Session) ctxReady(w *waiter, st uint64) bool {
+	if err := w.ctx.Err(); err != nil {
+		w.answer(st, callResult{err: fmt.Errorf("calling session %s: %w", s.id, err)})
+		return false
+	}
+	return true
+}
+
+// panicked is the error of a call whose handler panicked with p.
+func (s *Session) panicked(p any) error {
+	return fmt.Errorf("session %s: handler panicked: %v: %w", s.id, p, ErrCrashed)
+}
+
 func (s *Session) invokeCall(ctx context.Context, msg any) (reply any, err error, crashed bool) {
 	defer func() {
 		if p := recover(); p != nil {
-			reply, crashed = nil, true
-			err = fmt.Errorf("session %s: handler panicked: %v: %w", s.id, p, ErrCrashed)
+			reply, err, crashed = nil, s.panicked(p), true
 		}
 	}()
-	if s.handler == nil {
+	if s.handler == nil { // written out, as in processOn
 		reply, err = s.defaultCall(msg)
 	} else {
 		reply, err = s.handler.HandleCall(ctx, msg)
@@ -510,7 +656,7 @@ func (s *Session) invokeCast(msg any) (crashed bool) {
 			crashed = true
 		}
 	}()
-	if s.handler == nil {
+	if s.handler == nil { // written out, as in processOn
 		s.defaultCast(msg)
 	} else {
 		s.handler.HandleCast(msg)
@@ -542,12 +688,17 @@ func (s *Session) failCalls(q []envelope) { s.failCallsWith(q, ErrCrashed) }
 
 func (s *Session) failCallsWith(q []envelope, reason error) {
 	for _, e := range q {
-		if e.w == nil {
-			continue
-		}
-		if st := e.w.state.Load(); st&1 == 0 {
-			e.w.answer(st, callResult{err: fmt.Errorf("calling session %s: %w: %w", s.id, ErrNotFound, reason)})
-		}
+		s.failCallWith(e, reason)
+	}
+}
+
+// failCallWith answers e, when it is a call still pending, with ErrNotFound and reason.
+func (s *Session) failCallWith(e envelope, reason error) {
+	if e.w == nil {
+		return
+	}
+	if st := e.w.state.Load(); st&1 == 0 {
+		e.w.answer(st, callResult{err: fmt.Errorf("calling session %s: %w: %w", s.id, ErrNotFound, reason)})
 	}
 }
 
@@ -562,6 +713,11 @@ func (s *Session) finishDead(q []envelope) {
 // finishDeadWith is finishDead for the one who marked s dead with reason (no lock to read it).
 func (s *Session) finishDeadWith(q []envelope, reason error) {
 	s.failCallsWith(q, reason)
+	// Once s is dead no call takes its own waiter and nobody sets s.ext (Call and Cast check
+	// first), so both are used here without the lock.
+	if x := s.ext; x != nil {
+		s.freeOwnWaiterLocked(x) // for the next session's first call
+	}
 	if s.handler != nil {
 		func() {
 			defer func() { _ = recover() }() // a panicking Terminate must not take the caller down
