@@ -103,25 +103,10 @@ func BenchmarkBaseline(b *testing.B) {
 	}
 }
 
-// BenchmarkFloor measures the machine's floors: one dependent random read over 256 MiB (no
-// lookup among a million sessions can be much faster), and one round trip between two
-// goroutines over buffered channels (no call that runs its handler on another goroutine, so that
-// its timeout can interrupt it, can be much faster).
+// BenchmarkFloor measures the machine's floor for a lookup among a million sessions: one
+// dependent random read over 256 MiB. (The floor of a call, the bare round trip of two
+// goroutines, is BenchmarkCall/handler=floor, beside the call it bounds.)
 func BenchmarkFloor(b *testing.B) {
-	b.Run("op=handoff_round_trip", func(b *testing.B) {
-		b.ReportAllocs()
-		req, rep := make(chan int, 1), make(chan int, 1)
-		go func() {
-			for v := range req {
-				rep <- v
-			}
-		}()
-		for b.Loop() {
-			req <- 1
-			<-rep
-		}
-		close(req)
-	})
 	b.Run("op=random_read/mib=256", func(b *testing.B) {
 		const n = 256 << 20 / 8
 		next := make([]uint64, n)
