@@ -28,30 +28,7 @@ func TestLookupDuringChanges(t *testing.T) {
 
 	var failed atomic.Value
 	fail := func(format string, args ...any) { failed.CompareAndSwap(nil, fmt.Sprintf(format, args...)) }
-	stop := make(chan struct{})
-	var readers sync.WaitGroup
-	for g := range 3 {
-		readers.Go(func() {
-			for i := g; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				k := stable[i%len(stable)]
-				if s, ok := r.Lookup(k); !ok || s.ID() != k {
-					fail("lookup of live %s: got %v %v", k, s, ok)
-					return
-				}
-				for _, k := range []string{churn[i%len(churn)], expiring[i%len(expiring)]} {
-					if s, ok := r.Lookup(k); ok && s.ID() != k {
-						fail("lookup of %s returned session %s", k, s.ID())
-						return
-					}
-				}
-			}
-		})
-	}
+	stopReaders := lookupReaders(r, 3, stable, [][]string{churn, expiring}, fail)
 	var writers sync.WaitGroup
 	writers.Go(func() { // starts and terminates: tables grow, split, shrink and merge
 		for range 4 {
@@ -85,8 +62,7 @@ func TestLookupDuringChanges(t *testing.T) {
 		}
 	})
 	writers.Wait()
-	close(stop)
-	readers.Wait()
+	stopReaders()
 	if msg := failed.Load(); msg != nil {
 		t.Fatal(msg)
 	}
@@ -124,29 +100,7 @@ func TestLookupWhileTheOnlyTableChanges(t *testing.T) {
 	churn := benchKeys("churn-", 2000) // past 3/4 of the largest table: it splits
 	var failed atomic.Value
 	fail := func(format string, args ...any) { failed.CompareAndSwap(nil, fmt.Sprintf(format, args...)) }
-	stop := make(chan struct{})
-	var readers sync.WaitGroup
-	for g := range 2 {
-		readers.Go(func() {
-			for i := g; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if k := stable[i%len(stable)]; !r.Started(k) {
-					fail("lookup of live %s failed", k)
-					return
-				}
-				if k := churn[i%len(churn)]; true {
-					if s, ok := r.Lookup(k); ok && s.ID() != k {
-						fail("lookup of %s returned session %s", k, s.ID())
-						return
-					}
-				}
-			}
-		})
-	}
+	stopReaders := lookupReaders(r, 2, stable, [][]string{churn}, fail)
 	sawSplit := false
 	for range 6 {
 		for _, k := range churn {
@@ -161,8 +115,7 @@ func TestLookupWhileTheOnlyTableChanges(t *testing.T) {
 			}
 		}
 	}
-	close(stop)
-	readers.Wait()
+	stopReaders()
 	if msg := failed.Load(); msg != nil {
 		t.Fatal(msg)
 	}
@@ -172,4 +125,37 @@ func TestLookupWhileTheOnlyTableChanges(t *testing.T) {
 	if r.shards[0].idx.one.Load() == nil {
 		t.Error("after the churn the index has more than one table: the shortcut did not come back")
 	}
+}
+
+// lookupReaders starts n goroutines that look up, round and round, the keys of stable (which
+// must be found) and of each of others (which may be missing, but must never return another
+// key's session), and reports the first failure to fail. The returned func stops them and
+// waits.
+func lookupReaders(r *Registry, n int, stable []string, others [][]string, fail func(string, ...any)) func() {
+	stop := make(chan struct{})
+	var readers sync.WaitGroup
+	for g := range n {
+		readers.Go(func() {
+			for i := g; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				k := stable[i%len(stable)]
+				if s, ok := r.Lookup(k); !ok || s.ID() != k {
+					fail("lookup of live %s: got %v %v", k, s, ok)
+					return
+				}
+				for _, ks := range others {
+					k := ks[i%len(ks)]
+					if s, ok := r.Lookup(k); ok && s.ID() != k {
+						fail("lookup of %s returned session %s", k, s.ID())
+						return
+					}
+				}
+			}
+		})
+	}
+	return func() { close(stop); readers.Wait() }
 }
