@@ -16,8 +16,9 @@ import (
 // by the ticker or the caller may still be in a mailbox, and is left to the collector.
 //
 // CallTimeout is driven by the registry's ticker rather than a runtime timer per call. A call
-// with no ctx deadline gets deadline = the ticker's monotonic clock + CallTimeout + one
-// ClockResolution (the clock can be one resolution stale), and the deadline is part of the
+// with no ctx deadline gets deadline = the ticker's call clock + CallTimeout + two
+// ClockResolutions (the clock counts ticks and can be one stale: see Registry.ticker), and the
+// deadline is part of the
 // waiter's state word (its stamp, see begin): the word the caller stores anyway to start the
 // call, so arming a call costs no store of its own, and nothing is undone when it is answered.
 // The ticker finds the waiters through a timing wheel per call list: wheelSlots slots, slot

@@ -169,9 +169,6 @@ func TestCallTimeoutAcrossWheelTurns(t *testing.T) {
 		return msg, nil
 	}
 	const timeout = 60 * time.Millisecond
-	// The coarse clock is up to a tick stale, more when the ticker is late (under -race on a
-	// loaded machine): a timeout may come that much early.
-	const early = 15 * time.Millisecond
 	r := newTestRegistry(t, Config{
 		CallTimeout: timeout, ClockResolution: time.Millisecond,
 		Handlers: map[string]HandlerFactory{"h": factoryOf(map[string]*funcHandler{"w": h})},
@@ -183,8 +180,9 @@ func TestCallTimeoutAcrossWheelTurns(t *testing.T) {
 	quick := func(d time.Duration) int {
 		n := 0
 		for end := time.Now().Add(d); time.Now().Before(end); n++ {
+			c0 := time.Now()
 			if got, err := s.Call(context.Background(), n); err != nil || got != n {
-				t.Fatalf("for quick call %d, got %v, %v", n, got, err)
+				t.Fatalf("for quick call %d, got %v, %v after %v", n, got, err, time.Since(c0))
 			}
 		}
 		return n
@@ -196,7 +194,7 @@ func TestCallTimeoutAcrossWheelTurns(t *testing.T) {
 		if !errors.Is(err, ErrCallTimeout) {
 			t.Fatalf("for a blocked call %s, got %v, want ErrCallTimeout", what, err)
 		}
-		if el < timeout-early {
+		if el < timeout { // never early, even when the ticker was held up (see Registry.ticker)
 			t.Errorf("for a blocked call %s, timed out after %v, want about CallTimeout %v", what, el, timeout)
 		}
 		release <- struct{}{} // the handler returns; its reply is dropped

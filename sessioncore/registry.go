@@ -99,9 +99,8 @@ type Registry struct {
 	idle        []*callGoroutine // other parked call goroutines, the last parked on top
 	idleStopped bool
 
-	epoch       time.Time    // the ticker's monotonic clock counts from here
-	mono        atomic.Int64 // ns since epoch, refreshed every ClockResolution
-	callTimeout int64        // CallTimeout + ClockResolution, ns (see arm)
+	mono        atomic.Int64 // the call clock: ClockResolution per tick received (see ticker)
+	callTimeout int64        // CallTimeout + 2×ClockResolution, ns (see ticker)
 	calls       []callList   // calls waiting with a CallTimeout deadline
 	waiters     sync.Pool    // of *waiter, this registry's (see getWaiter)
 
@@ -127,9 +126,8 @@ func New(cfg Config) (*Registry, error) {
 		max:     int64(cfg.MaxSessions),
 		runq:    make(chan *Session, 4096),
 		stop:    make(chan struct{}),
-		epoch:   time.Now(),
 
-		callTimeout: int64(cfg.CallTimeout + cfg.ClockResolution),
+		callTimeout: int64(cfg.CallTimeout + 2*cfg.ClockResolution),
 		calls:       make([]callList, cfg.Shards),
 	}
 	for name, f := range cfg.Handlers {
@@ -177,7 +175,18 @@ func (r *Registry) ticker(own bool) {
 		case <-r.stop:
 			return
 		case <-t.C:
-			mono := int64(time.Since(r.epoch))
+			// The call clock counts the ticks received, ClockResolution each, not the time
+			// since the registry started. A call reads it up to a tick stale and gets the
+			// deadline clock + CallTimeout + 2×ClockResolution: it is then answered ≥
+			// CallTimeout/ClockResolution + 1 ticks after it began, and a time.Ticker that
+			// was held up delivers one kept tick at once and the rest a resolution apart, so
+			// never before CallTimeout has passed, and normally by CallTimeout +
+			// 2×ClockResolution. Note: with the real time since the start, a ticker held up
+			// for longer than CallTimeout (GOMAXPROCS=1 and two goroutines handing calls back
+			// and forth kept it off the CPU for 90 ms) came back to calls whose deadlines
+			// were taken from the clock it had left, and timed out calls begun microseconds
+			// before; now such a stall makes timeouts late by the stall instead.
+			mono := r.mono.Load() + int64(r.cfg.ClockResolution)
 			r.mono.Store(mono)
 			buf = r.expireCalls(mono, buf)
 			if !own {
