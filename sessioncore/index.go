@@ -115,7 +115,7 @@ func (x *index) get(h uint64, id string) *Session {
 		if sl.s == nil {
 			return nil
 		}
-		if sl.hl == hl && sl.s != tombstone && unsafe.String((*byte)(sl.key), len(id)) == id {
+		if sl.hl == hl && sl.s != tombstone && keyString(sl.key, len(id)) == id {
 			return sl.s
 		}
 	}
@@ -129,6 +129,18 @@ func (x *index) get(h uint64, id string) *Session {
 // slotAt returns slot i of the slots starting at first; i must be within them: no bounds check.
 func slotAt(first *slot, i uint64) *slot {
 	return (*slot)(unsafe.Add(unsafe.Pointer(first), uintptr(i)*unsafe.Sizeof(slot{})))
+}
+
+// keyString returns the n bytes at p (a slot's key) as a string.
+//
+// Note: not unsafe.String, which checks n and that p+n does not wrap around: four instructions
+// and a branch on a lookup's path (of ~170) for a key whose length the stored hash has already
+// matched, stored from a real string.
+func keyString(p unsafe.Pointer, n int) string {
+	return *(*string)(unsafe.Pointer(&struct {
+		p unsafe.Pointer
+		n int
+	}{p, n}))
 }
 
 // tableOf returns the table of stored hash hl by the directory, nil when there is none.
@@ -164,7 +176,7 @@ func (x *index) insert(h uint64, s *Session) bool {
 			if reuse < 0 {
 				reuse = int(i)
 			}
-		} else if sl.hl == hl && unsafe.String((*byte)(sl.key), len(id)) == id {
+		} else if sl.hl == hl && keyString(sl.key, len(id)) == id {
 			return false
 		}
 	}

@@ -258,7 +258,18 @@ func (sh *shard) unlockWrite() {
 // bits the slot in the shard's index.
 func (r *Registry) shardOf(id string) (*shard, uint64) {
 	h := hashKey(r.seed, id)
-	return &r.shards[(h>>56)&r.mask], h
+	return r.shardAt(h), h
+}
+
+// shardAt returns the shard of hash h.
+//
+// Note: unchecked indexing, because r.mask is len(r.shards)-1 (a power of two, set in New and
+// never changed), so the index is always in range. &r.shards[i] costs a bounds check, and its
+// address the compiler cannot fold into the shard's atomic loads in Lookup: 11 of a lookup's
+// 187 instructions among 1,000 sessions (callgrind), 3–5 % of its time, for a check that
+// cannot fail.
+func (r *Registry) shardAt(h uint64) *shard {
+	return (*shard)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(r.shards)), uintptr((h>>56)&r.mask)*unsafe.Sizeof(shard{})))
 }
 
 // Machine returns the registry's state machine.
@@ -379,7 +390,7 @@ func (r *Registry) reserve() bool {
 // the session's shard is being changed at that moment.
 func (r *Registry) Lookup(id string) (*Session, bool) {
 	h := hashKey(r.seed, id)
-	sh := &r.shards[(h>>56)&r.mask]
+	sh := r.shardAt(h)
 	hl := hashLen(h, id)
 	// Optimistic read: the index as of an even sequence, kept if the sequence did not move.
 	// Note: an RWMutex read lock was used before; its reader count is one cache line that
@@ -392,7 +403,7 @@ func (r *Registry) Lookup(id string) (*Session, bool) {
 	seq := sh.seq.Load()
 	first := sh.idx.one.Load() // the only table of a small index (see index.one)
 	mask := sh.idx.oneMask.Load()
-	if first == nil || sh.idx.one.Load() != first {
+	if sh.idx.one.Load() != first || first == nil {
 		// A bigger index: its table by the directory (a table's slots and mask never change).
 		first = nil
 		if d := sh.idx.dir.Load(); d != nil {
@@ -410,8 +421,10 @@ func (r *Registry) Lookup(id string) (*Session, bool) {
 		shl := atomic.LoadUint64(&sl.hl)
 		s := sl.loadS()
 		key := atomic.LoadPointer(&sl.key)
-		if shl == hl && s != nil && s != tombstone && sh.seq.Load() == seq &&
-			unsafe.String((*byte)(key), len(id)) == id {
+		// No check of s against nil: at an even sequence that did not move, a slot holding a
+		// stored hash also holds its session (publish stores both while the sequence is odd, and
+		// no stored hash is 0, the empty slot's).
+		if shl == hl && s != tombstone && sh.seq.Load() == seq && keyString(key, len(id)) == id {
 			return s, true
 		}
 	}
@@ -467,7 +480,7 @@ func (sh *shard) lookupSlow(h, hl uint64, id string) (*Session, bool) {
 		if s == nil {
 			return nil, false
 		}
-		if unsafe.String((*byte)(key), len(id)) == id {
+		if keyString(key, len(id)) == id {
 			return s, true
 		}
 		break // another key with the same stored hash: probe on under the lock
