@@ -159,3 +159,26 @@ func lookupReaders(r *Registry, n int, stable []string, others [][]string, fail 
 	}
 	return func() { close(stop); readers.Wait() }
 }
+
+// TestLookupOfInvalidKeys: no ID outside 1..MaxKeyLen bytes is ever found, even one that starts
+// with a live key or has that key's length modulo 256 (the stored hash keeps a length byte).
+func TestLookupOfInvalidKeys(t *testing.T) {
+	r := newTestRegistry(t, Config{Shards: 8})
+	keys := benchKeys("k-", 500)
+	for _, k := range keys {
+		if _, err := r.Start(t.Context(), Spec{Key: k, TTL: -1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, k := range keys {
+		long := k + string(make([]byte, 256)) // len(k)+256: the same low length byte
+		for _, id := range []string{"", long, (k + string(make([]byte, MaxKeyLen)))[:MaxKeyLen+1]} {
+			if s, ok := r.Lookup(id); ok || s != nil {
+				t.Fatalf("Lookup of a %d-byte ID found %v", len(id), s)
+			}
+		}
+		if _, ok := r.Lookup(k); !ok {
+			t.Fatalf("Lookup(%q) missed a live key", k)
+		}
+	}
+}

@@ -389,6 +389,13 @@ func (r *Registry) reserve() bool {
 // Lookup returns the live session with ID id, or nil and false. It takes no lock unless
 // the session's shard is being changed at that moment.
 func (r *Registry) Lookup(id string) (*Session, bool) {
+	// No key is empty or longer than MaxKeyLen. Past this check the stored hash's low byte is
+	// the whole length (1–64), so hl is never 0 (an empty slot's) and a matching hl means the
+	// slot's key has len(id) bytes: the fast path's omitted nil check and keyString's length
+	// rely on both.
+	if uint(len(id))-1 >= MaxKeyLen {
+		return nil, false
+	}
 	h := hashKey(r.seed, id)
 	sh := r.shardAt(h)
 	hl := hashLen(h, id)
