@@ -47,6 +47,10 @@ var sink atomic.Bool
 //   - op=lookup/n=1000 and n=1000000: find an existing key, keys in random order;
 //   - op=lookup/n=1000/parallel: the same from GOMAXPROCS goroutines (RunParallel: the name's
 //     -N suffix; 2 on the reference machine, and -cpu 1,2,4 gives the scaling), as lookups/s;
+//   - op=lookup/n=2000/parallel: the same among 2,000. sessioncore's shards are 4×GOMAXPROCS (at
+//     least 8), so at -cpu 1,2 its tables are at about 1/4 load with 1,000 and 1/2 with 2,000 (at
+//     -cpu 4 the other way round): its probes, unlike xsync's buckets, get longer with the load,
+//     and the two sizes show both ends of its tables' range (docs/sessioncore.md);
 //   - op=memory/n=1000000: live heap growth after GC per entry (B/entry), keys included,
 //     measured once per -count; its op is one insert into a fresh registry.
 func BenchmarkRegistry(b *testing.B) {
@@ -56,6 +60,7 @@ func BenchmarkRegistry(b *testing.B) {
 			b.Run("op=lookup/n=1000", func(b *testing.B) { benchLookup(b, im, 1000) })
 			b.Run("op=lookup/n=1000000", func(b *testing.B) { benchLookup(b, im, 1_000_000) })
 			b.Run("op=lookup/n=1000/parallel", func(b *testing.B) { benchLookupParallel(b, im, 1000) })
+			b.Run("op=lookup/n=2000/parallel", func(b *testing.B) { benchLookupParallel(b, im, 2000) })
 			b.Run("op=memory/n=1000000", func(b *testing.B) { benchMemory(b, im, 1_000_000) })
 		})
 	}
