@@ -13,9 +13,10 @@ import (
 // It is extendible hashing: a directory, indexed by the hash bits below the shard's, of tables
 // of at most tableMaxSlots 24 B slots with linear probing. A slot holds the key's hash (its low
 // byte replaced by the key's length), a pointer to the key's bytes and the session, so a lookup
-// reads the slot and the key's bytes but not the session. A table that reaches 3/4 load
-// (tombstones included) is rebuilt — bigger, or the same size without its tombstones — and a
-// full one splits in two, so growing never moves more than one table's sessions at a time. A
+// reads the slot and the key's bytes but not the session. A table of tableMaxSlots that reaches
+// 3/4 load (tombstones included) splits in two, or is rebuilt without its tombstones, so growing
+// never moves more than one table's sessions at a time; a smaller table grows at 1/2 (see
+// table.needsRoom). A
 // table whose live sessions fall to 1/32 of its slots is rebuilt smaller; an empty one folds
 // into its buddy (the table that differs in its last directory bit), and the directory halves
 // when no table needs its last bit: an index that held a million sessions gives its memory
@@ -185,7 +186,7 @@ func (x *index) insert(h uint64, s *Session) bool {
 		x.n++
 		return true
 	}
-	if 4*(t.used+1) > 3*len(t.slots) {
+	if t.needsRoom() {
 		x.grow(t)
 		x.setOne()
 		t = x.dir.Load().tableOf(hl)
@@ -235,7 +236,26 @@ func (t *table) live() int {
 	return n
 }
 
-// sizeFor returns the table size at which n sessions fill at most 3/8 of it.
+// needsRoom reports whether t must grow (or split, or be rebuilt without its tombstones) before
+// one more of its slots is used: at 3/4 load for a table of tableMaxSlots, at 1/2 for a smaller
+// one.
+//
+// Note: a lookup's probe, and the branch that ends it, get longer with the load (linear
+// probing). With every table growing at 3/4 (to 3/8, which the power-of-two sizes make 3/16
+// for a growing table), a registry of 2,000–3,000 sessions had its one table per shard at
+// 1/2–3/4 load and its lookups from two goroutines were 0.72–0.82× xsync.Map's; growing the
+// small tables at 1/2 made them 0.88–0.99× (docs/sessioncore.md, sixth round). Full-size tables
+// keep 3/4: growing them at 1/2 too made an insert that splits tables ~20 % slower and an idle
+// session ~25 B bigger at 1,000,000, where lookups wait on cache misses, not on the probe.
+func (t *table) needsRoom() bool {
+	if l := len(t.slots); l < tableMaxSlots {
+		return 2*(t.used+1) > l
+	}
+	return 4*(t.used+1) > 3*len(t.slots)
+}
+
+// sizeFor returns the table size at which n sessions fill at most 3/8 of it: what a rebuild
+// that shrinks or merges tables makes.
 func sizeFor(n int) int {
 	size := tableMinSlots
 	for 8*(n+1) > 3*size {
@@ -244,12 +264,26 @@ func sizeFor(n int) int {
 	return size
 }
 
-// grow makes room in t, which reached 3/4 load: it rebuilds t at the size where its sessions
-// fill at most 3/8 of it (bigger, or the same or smaller without tombstones) up to
-// tableMaxSlots, and splits it in two past that.
+// growSize returns the table size at which n sessions fill at most 1/4 of it: what a small
+// table grows to (up to tableMaxSlots).
+func growSize(n int) int {
+	size := tableMinSlots
+	for 4*(n+1) > size {
+		size <<= 1
+	}
+	return size
+}
+
+// grow makes room in t, which needsRoom: a table smaller than tableMaxSlots is rebuilt at the
+// size where its sessions fill at most 1/4 of it, up to tableMaxSlots; a full-size one is
+// rebuilt where they fill at most 3/8 (the same size without tombstones, or smaller), or split
+// in two when that is past tableMaxSlots.
 func (x *index) grow(t *table) {
 	n := t.live()
 	size := sizeFor(n)
+	if len(t.slots) < tableMaxSlots {
+		size = min(growSize(n), tableMaxSlots)
+	}
 	if size > tableMaxSlots && x.split(t, n) {
 		return
 	}

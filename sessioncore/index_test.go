@@ -48,7 +48,11 @@ func TestIndexAgainstMap(t *testing.T) {
 				}
 			}
 			n += live
-			if used != tb.used || 4*used > 3*len(tb.slots) {
+			maxUsed := 3 * len(tb.slots) / 4 // a full-size table splits at 3/4, smaller ones grow at 1/2
+			if len(tb.slots) < tableMaxSlots {
+				maxUsed = len(tb.slots) / 2
+			}
+			if used != tb.used || used > maxUsed {
 				t.Fatalf("step %d: %d used (table says %d) in %d slots", step, used, tb.used, len(tb.slots))
 			}
 			slots += len(tb.slots)
@@ -182,6 +186,30 @@ func indexSlots(x *index) int {
 		}
 	}
 	return n
+}
+
+// TestIndexLoad: a lookup's probe gets longer with its table's load, so a table smaller than
+// tableMaxSlots is never more than half full, and one table keeps up to 3/4 of tableMaxSlots
+// sessions (readers of a one-table index take the short path, index.one) before it splits.
+func TestIndexLoad(t *testing.T) {
+	seed := maphash.MakeSeed()
+	var x index
+	for i := range 3 * tableMaxSlots / 2 {
+		s := &Session{id: fmt.Sprintf("load%d", i)}
+		x.insert(maphash.String(seed, s.id), s)
+		n := i + 1
+		for _, tb := range indexTables(&x) {
+			if l := len(tb.slots); l < tableMaxSlots && 2*tb.used > l || 4*tb.used > 3*l {
+				t.Fatalf("with %d sessions: a table of %d slots has %d used", n, l, tb.used)
+			}
+		}
+		if d := x.dir.Load().depth; n <= 3*tableMaxSlots/4 && d != 0 {
+			t.Fatalf("with %d sessions: directory depth %d, want one table", n, d)
+		}
+	}
+	if d := x.dir.Load().depth; d == 0 {
+		t.Errorf("with %d sessions: one table, want it split", 3*tableMaxSlots/2)
+	}
 }
 
 // TestIndexShrinks: an index that held 200,000 sessions and kept 1,000 gives its room back —
