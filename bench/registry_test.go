@@ -51,6 +51,10 @@ var sink atomic.Bool
 //     least 8), so at -cpu 1,2 its tables are at about 1/4 load with 1,000 and 1/2 with 2,000 (at
 //     -cpu 4 the other way round): its probes, unlike xsync's buckets, get longer with the load,
 //     and the two sizes show both ends of its tables' range (docs/sessioncore.md);
+//   - op=lookup/n=1000-3364/parallel: the same over eight registries of 1,000 to 3,364 entries
+//     (two octaves in quarter-octave steps: sweepSizes), each goroutine moving to the next one
+//     every sweepBlock lookups: the rate averaged over the sizes, and so over the loads at which
+//     a hash table that doubles or quadruples keeps its slots, as a registry of unknown size sees;
 //   - op=memory/n=1000000: live heap growth after GC per entry (B/entry), keys included,
 //     measured once per -count; its op is one insert into a fresh registry.
 func BenchmarkRegistry(b *testing.B) {
@@ -61,6 +65,7 @@ func BenchmarkRegistry(b *testing.B) {
 			b.Run("op=lookup/n=1000000", func(b *testing.B) { benchLookup(b, im, 1_000_000) })
 			b.Run("op=lookup/n=1000/parallel", func(b *testing.B) { benchLookupParallel(b, im, 1000) })
 			b.Run("op=lookup/n=2000/parallel", func(b *testing.B) { benchLookupParallel(b, im, 2000) })
+			b.Run("op=lookup/n=1000-3364/parallel", func(b *testing.B) { benchLookupSweep(b, im, sweepSizes) })
 			b.Run("op=memory/n=1000000", func(b *testing.B) { benchMemory(b, im, 1_000_000) })
 		})
 	}
@@ -143,6 +148,60 @@ func benchLookupParallel(b *testing.B, im impl, n int) {
 			i++
 			if i == n {
 				i = 0
+			}
+		}
+	})
+	if missed.Load() {
+		b.Fatal("a key was not found")
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lookups/s")
+}
+
+// sweepSizes are 1,000·2^(k/4) for k = 0…7; sweepBlock is how many lookups a goroutine does in
+// one of them before it moves to the next.
+var sweepSizes = []int{1000, 1189, 1414, 1682, 2000, 2378, 2828, 3364}
+
+const sweepBlock = 512
+
+// benchLookupSweep is benchLookupParallel over registries of several sizes at once.
+func benchLookupSweep(b *testing.B, im impl, sizes []int) {
+	regs := make([]registry, len(sizes))
+	orders := make([][]string, len(sizes))
+	for k, n := range sizes {
+		regs[k] = fill(b, im, keys()[:n])
+		orders[k] = lookupOrder(n)
+	}
+	defer func() {
+		for _, r := range regs {
+			r.close()
+		}
+	}()
+	var start atomic.Int64
+	var missed atomic.Bool
+	b.ReportAllocs()
+	b.SetParallelism(1) // GOMAXPROCS goroutines
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		g := int(start.Add(1))
+		k := g % len(regs)
+		pos := make([]int, len(regs)) // where this goroutine is in each registry's order
+		for j := range pos {
+			pos[j] = g * len(orders[j]) / 2 % len(orders[j])
+		}
+		r, order, i, left := regs[k], orders[k], pos[k], sweepBlock
+		for pb.Next() {
+			if !r.lookup(order[i]) {
+				missed.Store(true)
+			}
+			if i++; i == len(order) {
+				i = 0
+			}
+			if left--; left == 0 {
+				pos[k] = i
+				if k++; k == len(regs) {
+					k = 0
+				}
+				r, order, i, left = regs[k], orders[k], pos[k], sweepBlock
 			}
 		}
 	})

@@ -9,7 +9,7 @@
 # always first or last while the machine drifts:
 #   sessioncore  Call/handler=user,floor  Manager/op=create     (the call; create at 100,000 live)
 #   bench/       impl=sessioncore,xsync,mutexmap: op=create/n=100000, op=lookup/n=1000,1000000;
-#                op=lookup/n=1000,2000/parallel with -cpu 1,2,4; Floor
+#                op=lookup/n=1000,2000,1000-3364/parallel with -cpu 1,2,4; Floor
 # Results go to OUTDIR/<commit>.txt in the Go benchmark format, each run after a "round: N"
 # line, so `benchstat -ignore round OUTDIR/a.txt OUTDIR/b.txt` compares two commits and the
 # per-round ratios can be taken from the files. Figures from one sitting only: the VMs here differ
@@ -49,7 +49,7 @@ for ((r = 1; r <= rounds; r++)); do
       echo "round: $r"
       run "$work/sc-$l.test" -test.bench '^Benchmark(Call|Manager)$/^(handler=user|handler=floor|op=create)$'
       run "$work/bench-$l.test" -test.bench 'Registry/^impl=(sessioncore|xsync|mutexmap)$/^op=(create|lookup)$/^n=(100000|1000|1000000)$' | grep -v '/parallel' || true
-      run "$work/bench-$l.test" -test.bench 'Registry/^impl=(sessioncore|xsync|mutexmap)$/^op=lookup$/^n=(1000|2000)$/^parallel$' -test.cpu 1,2,4
+      run "$work/bench-$l.test" -test.bench 'Registry/^impl=(sessioncore|xsync|mutexmap)$/^op=lookup$/^n=(1000|2000|1000-3364)$/^parallel$' -test.cpu 1,2,4
       run "$work/bench-$l.test" -test.bench 'Floor'
     } >>"$out/$l.txt"
   done
