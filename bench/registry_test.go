@@ -3,6 +3,7 @@ package bench
 import (
 	"encoding/base64"
 	"encoding/binary"
+	"fmt"
 	"math/rand/v2"
 	"runtime"
 	"strings"
@@ -162,6 +163,24 @@ func benchLookupParallel(b *testing.B, im impl, n int) {
 var sweepSizes = []int{1000, 1189, 1414, 1682, 2000, 2378, 2828, 3364}
 
 const sweepBlock = 512
+
+// BenchmarkLookupSizes is op=lookup/n=N/parallel over a range of sizes, one benchmark each, for
+// sessioncore and xsync: where in its tables' growth cycle a registry sits decides how long its
+// probes are (docs/sessioncore.md, sixth round). Not in the default set of rounds.sh (about
+// 20 s a run); run it with -bench LookupSizes -cpu 2.
+func BenchmarkLookupSizes(b *testing.B) {
+	sizes := append(append([]int{}, sweepSizes...), 4000, 4757, 5657, 6727, 8000, 16000, 32000)
+	for _, im := range impls {
+		if im.name != "sessioncore" && im.name != "xsync" {
+			continue
+		}
+		b.Run("impl="+im.name, func(b *testing.B) {
+			for _, n := range sizes {
+				b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) { benchLookupParallel(b, im, n) })
+			}
+		})
+	}
+}
 
 // benchLookupSweep is benchLookupParallel over registries of several sizes at once.
 func benchLookupSweep(b *testing.B, im impl, sizes []int) {
