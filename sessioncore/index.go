@@ -243,7 +243,7 @@ func (t *table) live() int {
 // Note: a lookup's probe, and the branch that ends it, get longer with the load (linear
 // probing). With every table growing at 3/4 (to 3/8, which the power-of-two sizes make 3/16
 // for a growing table), a registry of 2,000–3,000 sessions had its one table per shard at
-// 1/2–3/4 load and its lookups from two goroutines were 0.72–0.82× xsync.Map's; growing the
+// 1/2–3/4 load and its lookups from two goroutines were 0.72–0.84× xsync.Map's; growing the
 // small tables at 1/2 made them 0.88–0.99× (docs/sessioncore.md, sixth round). Full-size tables
 // keep 3/4: growing them at 1/2 too made an insert that splits tables ~20 % slower and an idle
 // session ~25 B bigger at 1,000,000, where lookups wait on cache misses, not on the probe.
@@ -254,25 +254,19 @@ func (t *table) needsRoom() bool {
 	return 4*(t.used+1) > 3*len(t.slots)
 }
 
-// sizeFor returns the table size at which n sessions fill at most 3/8 of it: what a rebuild
-// that shrinks or merges tables makes.
-func sizeFor(n int) int {
+// sizeAt returns the table size (a power of two, at least tableMinSlots) at which n sessions fill
+// at most num/den of it.
+func sizeAt(n, num, den int) int {
 	size := tableMinSlots
-	for 8*(n+1) > 3*size {
+	for den*(n+1) > num*size {
 		size <<= 1
 	}
 	return size
 }
 
-// growSize returns the table size at which n sessions fill at most 1/4 of it: what a small
-// table grows to (up to tableMaxSlots).
-func growSize(n int) int {
-	size := tableMinSlots
-	for 4*(n+1) > size {
-		size <<= 1
-	}
-	return size
-}
+// sizeFor returns the table size at which n sessions fill at most 3/8 of it: what a full-size
+// table's rebuild, and one that shrinks or merges tables, makes.
+func sizeFor(n int) int { return sizeAt(n, 3, 8) }
 
 // grow makes room in t, which needsRoom: a table smaller than tableMaxSlots is rebuilt at the
 // size where its sessions fill at most 1/4 of it, up to tableMaxSlots; a full-size one is
@@ -282,7 +276,7 @@ func (x *index) grow(t *table) {
 	n := t.live()
 	size := sizeFor(n)
 	if len(t.slots) < tableMaxSlots {
-		size = min(growSize(n), tableMaxSlots)
+		size = min(sizeAt(n, 1, 4), tableMaxSlots)
 	}
 	if size > tableMaxSlots && x.split(t, n) {
 		return

@@ -48,11 +48,7 @@ func TestIndexAgainstMap(t *testing.T) {
 				}
 			}
 			n += live
-			maxUsed := 3 * len(tb.slots) / 4 // a full-size table splits at 3/4, smaller ones grow at 1/2
-			if len(tb.slots) < tableMaxSlots {
-				maxUsed = len(tb.slots) / 2
-			}
-			if used != tb.used || used > maxUsed {
+			if used != tb.used || used > maxUsed(len(tb.slots)) {
 				t.Fatalf("step %d: %d used (table says %d) in %d slots", step, used, tb.used, len(tb.slots))
 			}
 			slots += len(tb.slots)
@@ -188,6 +184,15 @@ func indexSlots(x *index) int {
 	return n
 }
 
+// maxUsed is the most slots a table of l slots may use (live and tombstones): a full-size table
+// splits at 3/4, a smaller one grows at 1/2.
+func maxUsed(l int) int {
+	if l < tableMaxSlots {
+		return l / 2
+	}
+	return 3 * l / 4
+}
+
 // TestIndexLoad: a lookup's probe gets longer with its table's load, so a table smaller than
 // tableMaxSlots is never more than half full, and one table keeps up to 3/4 of tableMaxSlots
 // sessions (readers of a one-table index take the short path, index.one) before it splits.
@@ -199,8 +204,8 @@ func TestIndexLoad(t *testing.T) {
 		x.insert(maphash.String(seed, s.id), s)
 		n := i + 1
 		for _, tb := range indexTables(&x) {
-			if l := len(tb.slots); l < tableMaxSlots && 2*tb.used > l || 4*tb.used > 3*l {
-				t.Fatalf("with %d sessions: a table of %d slots has %d used", n, l, tb.used)
+			if tb.used > maxUsed(len(tb.slots)) {
+				t.Fatalf("with %d sessions: a table of %d slots has %d used", n, len(tb.slots), tb.used)
 			}
 		}
 		if d := x.dir.Load().depth; n <= 3*tableMaxSlots/4 && d != 0 {
