@@ -55,7 +55,9 @@ var sink atomic.Bool
 //   - op=lookup/n=1000-3364/parallel: the same over eight registries of 1,000 to 3,364 entries
 //     (two octaves in quarter-octave steps: sweepSizes), each goroutine moving to the next one
 //     every sweepBlock lookups: the rate averaged over the sizes, and so over the loads at which
-//     a hash table that doubles or quadruples keeps its slots, as a registry of unknown size sees;
+//     a hash table that doubles or quadruples keeps its slots, as a registry of unknown size sees.
+//     The eight together (~16,000 entries) are a bigger working set than any one of them, so its
+//     rate is below the per-size ones (BenchmarkLookupSizes): compare it as a ratio;
 //   - op=memory/n=1000000: live heap growth after GC per entry (B/entry), keys included,
 //     measured once per -count; its op is one insert into a fresh registry.
 func BenchmarkRegistry(b *testing.B) {
